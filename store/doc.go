@@ -1,0 +1,31 @@
+// Package store defines the records the SMART authorization server keeps and
+// the small interfaces a storage adapter implements to keep them.
+//
+// The records are registered clients, authorization codes, EHR launch
+// contexts, refresh tokens (grouped in families), access-token revocations
+// and the replay cache of client-assertion jti values. Secrets are never
+// stored: codes, refresh tokens and registration access tokens are kept as
+// SHA-256 hashes (see [HashSecret]); the raw value exists only in the
+// response that hands it out.
+//
+// Two operations are exactly-once on every adapter: redeeming an
+// authorization code ([CodeStore.ConsumeCode]) and rotating a refresh token
+// ([RefreshTokenStore.RotateRefreshToken]). A second attempt gets
+// [ErrAlreadyUsed] together with the record, so the caller can revoke
+// everything the first attempt was given (RFC 9700 §4.14).
+//
+// Expired records are never returned; [Store.DeleteExpired] removes them.
+// Adapters compare expiry against their own clock (time.Now), so callers
+// that run on a fake clock should check ExpiresAt themselves as well.
+//
+// Adapters live in sub-packages: store/memory for one process and tests,
+// store/sqlstore for SQLite, PostgreSQL and MySQL. store/storetest is the
+// conformance suite every adapter, ours or a third party's, runs:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
+//	}
+//
+// Scopes are kept as space-separated strings; parsing and the scope algebra
+// live in package scope, not here.
+package store

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	// CreateClient adds c; ErrConflict if a client with c.ID exists.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient returns the client with that id, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// UpdateClient replaces the stored client with c.ID; ErrNotFound if none.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client; ErrNotFound if none.
+	DeleteClient(ctx context.Context, id string) error
+	// ListClients returns the clients registered by owner, oldest first.
+	ListClients(ctx context.Context, owner string) ([]*Client, error)
+}
+
+// CodeStore keeps authorization codes.
+type CodeStore interface {
+	// SaveCode stores a new code; ErrConflict if its hash exists.
+	SaveCode(ctx context.Context, c *AuthCode) error
+
+	// ConsumeCode redeems the code with that hash, exactly once: the first
+	// call marks it used, records accessTokenJTI, and returns it. Every
+	// later call returns the stored code (with the first call's
+	// AccessTokenJTI and the GrantID) and ErrAlreadyUsed. An unknown or
+	// expired code is ErrNotFound.
+	ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string) (*AuthCode, error)
+}
+
+// LaunchStore keeps EHR launch contexts.
+type LaunchStore interface {
+	// SaveLaunch stores l; ErrConflict if l.ID exists.
+	SaveLaunch(ctx context.Context, l *Launch) error
+	// GetLaunch returns a live launch, or ErrNotFound. A launch may be read
+	// more than once until it expires (an app may retry its authorize
+	// request).
+	GetLaunch(ctx context.Context, id string) (*Launch, error)
+}
+
+// RefreshTokenStore keeps refresh tokens and their families.
+type RefreshTokenStore interface {
+	// SaveRefreshToken stores a new token; ErrConflict if its hash exists.
+	SaveRefreshToken(ctx context.Context, t *RefreshToken) error
+
+	// GetRefreshToken returns the token with that hash. A token that is
+	// unknown, expired, or whose family was revoked is ErrNotFound. A token
+	// that was rotated is returned with ErrAlreadyUsed.
+	GetRefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error)
+
+	// RotateRefreshToken exchanges the token with that hash for next,
+	// exactly once: the first call marks the old token rotated, stores next
+	// (whose FamilyID must equal the old token's) and returns the old
+	// token. A later call with the same hash returns the old token and
+	// ErrAlreadyUsed and stores nothing; the caller then revokes the family.
+	// Unknown, expired or revoked tokens are ErrNotFound.
+	RotateRefreshToken(ctx context.Context, hash []byte, next *RefreshToken) (*RefreshToken, error)
+
+	// RevokeFamily revokes every refresh token of the family, including
+	// any saved into it later, until the revocation expires at until. It is
+	// idempotent.
+	RevokeFamily(ctx context.Context, familyID string, until time.Time) error
+}
+
+// RevocationStore is the deny-list of revoked access tokens, by jti.
+type RevocationStore interface {
+	// RevokeAccessToken puts jti on the deny-list until expiresAt (the
+	// token's own exp; after it the token is dead anyway). Idempotent.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// IsAccessTokenRevoked reports whether jti is on the deny-list.
+	IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// ReplayStore remembers client-assertion jti values (RFC 7523 §3) so an
+// assertion is accepted at most once within its lifetime.
+type ReplayStore interface {
+	// UseJTI records that client clientID used jti, remembered until
+	// expiresAt. If the pair was recorded before and has not expired, it
+	// returns ErrAlreadyUsed. Atomic: of concurrent calls with one pair,
+	// exactly one succeeds.
+	UseJTI(ctx context.Context, clientID, jti string, expiresAt time.Time) error
+}
+
+// Store is everything the authorization server keeps. Adapters implement
+// all of it; the handlers take the whole Store, and a host can wrap one
+// part (say, clients from its own database) by embedding.
+type Store interface {
+	ClientStore
+	CodeStore
+	LaunchStore
+	RefreshTokenStore
+	RevocationStore
+	ReplayStore
+
+	// DeleteExpired removes every record whose expiry is before t (codes,
+	// launches, refresh tokens, family revocations, access-token
+	// revocations, jti values) and returns how many it removed. Clients
+	// never expire.
+	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
+}
