@@ -18,6 +18,11 @@
 // Adapters compare expiry against their own clock (time.Now), so callers
 // that run on a fake clock should check ExpiresAt themselves as well.
 //
+// Keys (client ids, launch ids, family ids, jti values) are at most
+// [MaxKeyLen] bytes; callers reject longer values from outside before they
+// reach a store. Times are kept to the microsecond; adapters may drop finer
+// precision.
+//
 // Adapters live in sub-packages: store/memory for one process and tests,
 // store/sqlstore for SQLite, PostgreSQL and MySQL. store/storetest is the
 // conformance suite every adapter, ours or a third party's, runs:

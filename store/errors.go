@@ -2,6 +2,9 @@ package store
 
 import "errors"
 
+// MaxKeyLen is the longest key, in bytes, every adapter accepts.
+const MaxKeyLen = 255
+
 // Sentinel errors every adapter returns (possibly wrapped) so callers can
 // branch with errors.Is.
 var (
