@@ -19,9 +19,13 @@
 // that run on a fake clock should check ExpiresAt themselves as well.
 //
 // Keys (client ids, launch ids, family ids, jti values) are at most
-// [MaxKeyLen] bytes; callers reject longer values from outside before they
-// reach a store. Times are kept to the microsecond; adapters may drop finer
-// precision.
+// [MaxKeyLen] bytes and compare byte for byte (no case folding, no Unicode
+// normalization); callers reject longer values from outside before they
+// reach a store. Times are kept to the microsecond; adapters truncate finer
+// precision, never round it. JSON fields (Client.JWKS, Client.Metadata) come
+// back byte for byte as saved. Saving a key that exists but has expired and
+// not yet been deleted is still ErrConflict. Revoking again never shortens
+// a live revocation. Every method honours a cancelled context.
 //
 // Adapters live in sub-packages: store/memory for one process and tests,
 // store/sqlstore for SQLite, PostgreSQL and MySQL. store/storetest is the

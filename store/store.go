@@ -55,9 +55,10 @@ type RefreshTokenStore interface {
 	// RotateRefreshToken exchanges the token with that hash for next,
 	// exactly once: the first call marks the old token rotated, stores next
 	// (whose FamilyID must equal the old token's) and returns the old
-	// token. A later call with the same hash returns the old token and
+	// token with RotatedAt set. A later call with the same hash returns the old token and
 	// ErrAlreadyUsed and stores nothing; the caller then revokes the family.
-	// Unknown, expired or revoked tokens are ErrNotFound.
+	// Unknown, expired or revoked tokens (rotated ones included) are
+	// ErrNotFound.
 	RotateRefreshToken(ctx context.Context, hash []byte, next *RefreshToken) (*RefreshToken, error)
 
 	// RevokeFamily revokes every refresh token of the family, including

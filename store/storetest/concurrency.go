@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/store"
+)
+
+// racers is how many goroutines contend for one record.
+const racers = 50
+
+func testConcurrency(t *testing.T, s store.Store) {
+	t.Run("one code consumed by many: exactly one wins", func(t *testing.T) {
+		c := newCode(future())
+		require.NoError(t, s.SaveCode(ctx(), c))
+		jtis := make([]string, racers)
+		for i := range jtis {
+			jtis[i] = key("jti")
+		}
+		errs := race(func(i int) error {
+			_, err := s.ConsumeCode(ctx(), c.Hash, jtis[i])
+			return err
+		})
+		winner := requireOneWinner(t, errs, store.ErrAlreadyUsed)
+		got, err := s.ConsumeCode(ctx(), c.Hash, key("jti"))
+		require.ErrorIs(t, err, store.ErrAlreadyUsed)
+		assert.Equal(t, jtis[winner], got.AccessTokenJTI, "the stored jti is the winner's")
+	})
+
+	t.Run("one refresh token rotated by many: exactly one successor", func(t *testing.T) {
+		old := newRefresh(key("family"), future())
+		require.NoError(t, s.SaveRefreshToken(ctx(), old))
+		nexts := make([]*store.RefreshToken, racers)
+		for i := range nexts {
+			nexts[i] = newRefresh(old.FamilyID, future())
+		}
+		errs := race(func(i int) error {
+			_, err := s.RotateRefreshToken(ctx(), old.Hash, nexts[i])
+			return err
+		})
+		winner := requireOneWinner(t, errs, store.ErrAlreadyUsed)
+		for i, n := range nexts {
+			_, err := s.GetRefreshToken(ctx(), n.Hash)
+			if i == winner {
+				assert.NoError(t, err, "the winner's successor")
+			} else {
+				assert.ErrorIs(t, err, store.ErrNotFound, "successor %d of a loser", i)
+			}
+		}
+	})
+
+	t.Run("one jti used by many: exactly one wins", func(t *testing.T) {
+		client, jti := key("client"), key("jti")
+		errs := race(func(int) error { return s.UseJTI(ctx(), client, jti, future()) })
+		requireOneWinner(t, errs, store.ErrAlreadyUsed)
+	})
+
+	t.Run("one client id created by many: exactly one wins", func(t *testing.T) {
+		id := key("client")
+		clients := make([]*store.Client, racers)
+		for i := range clients {
+			clients[i] = newClient(key("owner"))
+			clients[i].ID = id
+		}
+		errs := race(func(i int) error { return s.CreateClient(ctx(), clients[i]) })
+		winner := requireOneWinner(t, errs, store.ErrConflict)
+		got, err := s.GetClient(ctx(), id)
+		require.NoError(t, err)
+		assert.Equal(t, clients[winner].Owner, got.Owner, "the stored client is the winner's")
+	})
+
+	t.Run("independent writes in parallel all succeed", func(t *testing.T) {
+		// No contention on any key: an adapter must not turn its own
+		// locking (say, a busy database file) into errors.
+		errs := race(func(int) error {
+			c := newCode(future())
+			if err := s.SaveCode(ctx(), c); err != nil {
+				return err
+			}
+			if _, err := s.ConsumeCode(ctx(), c.Hash, key("jti")); err != nil {
+				return err
+			}
+			r := newRefresh(key("family"), future())
+			if err := s.SaveRefreshToken(ctx(), r); err != nil {
+				return err
+			}
+			if _, err := s.RotateRefreshToken(ctx(), r.Hash, newRefresh(r.FamilyID, future())); err != nil {
+				return err
+			}
+			if err := s.CreateClient(ctx(), newClient(key("owner"))); err != nil {
+				return err
+			}
+			return s.UseJTI(ctx(), key("client"), key("jti"), future())
+		})
+		for i, err := range errs {
+			assert.NoError(t, err, "goroutine %d", i)
+		}
+	})
+}
+
+// race calls f from racers goroutines released at the same moment and
+// returns each one's error, indexed by i.
+func race(f func(i int) error) []error {
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// requireOneWinner checks that exactly one error is nil and every other is
+// loser (possibly wrapped), and returns the winner's index.
+func requireOneWinner(t *testing.T, errs []error, loser error) int {
+	t.Helper()
+	winner, wins, losses := -1, 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winner = i
+			wins++
+		case errors.Is(err, loser):
+			losses++
+		default:
+			t.Errorf("goroutine %d: unexpected error: %v", i, err)
+		}
+	}
+	require.Equal(t, 1, wins, "winners")
+	require.Equal(t, len(errs)-1, losses, "losers with %v", loser)
+	return winner
+}
