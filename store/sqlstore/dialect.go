@@ -1,0 +1,216 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the SQL database behind a *sql.DB handed to [New].
+type Dialect string
+
+// The dialects this package speaks.
+const (
+	SQLite     Dialect = "sqlite"   // modernc.org/sqlite, driver name "sqlite"
+	PostgreSQL Dialect = "postgres" // github.com/jackc/pgx/v5/stdlib, driver name "pgx"
+	MySQL      Dialect = "mysql"    // github.com/go-sql-driver/mysql (MySQL 8, MariaDB 10.6+)
+)
+
+// dialect is everything that differs between the databases. The SQL text
+// itself is shared: it is written with ? placeholders and portable types,
+// and the dialect rewrites what must change.
+type dialect struct {
+	name Dialect
+
+	// dollar says placeholders are $1, $2, ... instead of ?.
+	dollar bool
+
+	// types fills the type placeholders of the migration files.
+	types *strings.Replacer
+
+	// txDDL says each migration runs in its own transaction. SQLite runs
+	// all of them inside the transaction that is its migration lock, and
+	// MySQL commits DDL implicitly, so only PostgreSQL needs one.
+	txDDL bool
+
+	// unique reports a unique or primary-key violation.
+	unique func(error) bool
+	// transient reports an error that is worth retrying the whole
+	// operation for: a deadlock victim, a serialization failure, a busy
+	// database.
+	transient func(error) bool
+
+	// lock takes the migration lock on c and returns the function that
+	// releases it (committing if ok).
+	lock func(ctx context.Context, c *sql.Conn) (release func(ok bool) error, err error)
+}
+
+func dialectFor(d Dialect) (*dialect, error) {
+	switch d {
+	case SQLite:
+		return sqliteDialect(), nil
+	case PostgreSQL:
+		return postgresDialect(), nil
+	case MySQL:
+		return mysqlDialect(), nil
+	}
+	return nil, fmt.Errorf("sqlstore: unknown dialect %q (want %q, %q or %q)", d, SQLite, PostgreSQL, MySQL)
+}
+
+// rebind rewrites the ? placeholders of query for the dialect. The queries
+// of this package contain no ? other than placeholders.
+func (d *dialect) rebind(query string) string {
+	if !d.dollar {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+func sqliteDialect() *dialect {
+	return &dialect{
+		name: SQLite,
+		types: strings.NewReplacer(
+			"{{KEY}}", "VARCHAR(255)",
+			"{{TEXT}}", "TEXT",
+			"{{BYTES}}", "BLOB",
+			"{{TABLE}}", "",
+		),
+		unique: func(err error) bool {
+			var e *sqlite.Error
+			if !errors.As(err, &e) {
+				return false
+			}
+			return e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+		},
+		transient: func(err error) bool {
+			var e *sqlite.Error
+			// The low byte is the primary result code: SQLITE_BUSY covers
+			// SQLITE_BUSY_SNAPSHOT and friends.
+			return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+		},
+		// BEGIN IMMEDIATE takes SQLite's one write lock before the migration
+		// table is read, so a second process waits (busy_timeout) and then
+		// sees the versions the first one recorded.
+		lock: func(ctx context.Context, c *sql.Conn) (func(bool) error, error) {
+			if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+				return nil, err
+			}
+			return func(ok bool) error {
+				end := "ROLLBACK"
+				if ok {
+					end = "COMMIT"
+				}
+				_, err := c.ExecContext(context.WithoutCancel(ctx), end)
+				return err
+			}, nil
+		},
+	}
+}
+
+// pgLockKey is the pg_advisory_lock key migrations hold: an arbitrary
+// constant (the bytes of "smartmig") so other users of advisory locks in
+// the same database are unlikely to collide with it.
+const pgLockKey = "7165773416587258215"
+
+func postgresDialect() *dialect {
+	return &dialect{
+		name:   PostgreSQL,
+		dollar: true,
+		types: strings.NewReplacer(
+			"{{KEY}}", "VARCHAR(255)",
+			"{{TEXT}}", "TEXT",
+			"{{BYTES}}", "BYTEA",
+			"{{TABLE}}", "",
+		),
+		txDDL:  true,
+		unique: func(err error) bool { return pgCode(err) == "23505" },
+		transient: func(err error) bool {
+			c := pgCode(err)
+			return c == "40001" || c == "40P01" // serialization_failure, deadlock_detected
+		},
+		lock: func(ctx context.Context, c *sql.Conn) (func(bool) error, error) {
+			if _, err := c.ExecContext(ctx, "SELECT pg_advisory_lock("+pgLockKey+")"); err != nil {
+				return nil, err
+			}
+			return func(bool) error {
+				_, err := c.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock("+pgLockKey+")")
+				return err
+			}, nil
+		},
+	}
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// mysqlLockName is the GET_LOCK name migrations hold. GET_LOCK is
+// server-wide, so the name includes the database; names are at most 64
+// characters.
+const mysqlLockName = "LEFT(CONCAT('smart_schema_migrations:', COALESCE(DATABASE(), '')), 64)"
+
+func mysqlDialect() *dialect {
+	return &dialect{
+		name: MySQL,
+		types: strings.NewReplacer(
+			// VARBINARY, not VARCHAR: keys compare byte for byte, without
+			// the PAD SPACE rule of MariaDB's utf8mb4_bin ("a" = "a ").
+			"{{KEY}}", "VARBINARY(255)",
+			"{{TEXT}}", "LONGTEXT",
+			"{{BYTES}}", "VARBINARY(255)",
+			"{{TABLE}}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+		),
+		unique: func(err error) bool { return mysqlNumber(err) == 1062 }, // ER_DUP_ENTRY
+		transient: func(err error) bool {
+			n := mysqlNumber(err)
+			// ER_LOCK_DEADLOCK; ER_CHECKREAD (MariaDB's snapshot isolation
+			// "record has changed since last read").
+			return n == 1213 || n == 1020
+		},
+		lock: func(ctx context.Context, c *sql.Conn) (func(bool) error, error) {
+			var got sql.NullInt64
+			if err := c.QueryRowContext(ctx, "SELECT GET_LOCK("+mysqlLockName+", 60)").Scan(&got); err != nil {
+				return nil, err
+			}
+			if got.Int64 != 1 {
+				return nil, errors.New("timed out waiting for another process's migration (GET_LOCK)")
+			}
+			return func(bool) error {
+				_, err := c.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK("+mysqlLockName+")")
+				return err
+			}, nil
+		},
+	}
+}
+
+func mysqlNumber(err error) uint16 {
+	var e *mysql.MySQLError
+	if errors.As(err, &e) {
+		return e.Number
+	}
+	return 0
+}
