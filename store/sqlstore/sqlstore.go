@@ -94,7 +94,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
+	dl, err := dialectFor(d)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The first connection applies the SQLite pragmas, and a concurrent
+	// opener may hold the file while switching it to WAL: retry that.
+	ping := &DB{db: db, d: dl}
+	if err := ping.retry(ctx, func() error { return db.PingContext(ctx) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
 	}
@@ -181,7 +189,10 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
 		return nil, err
 	}
 	s := &DB{db: db, d: dl}
-	if err := s.migrate(ctx); err != nil {
+	// Several processes opening one fresh database race for its locks
+	// (SQLite's switch to WAL takes the file exclusively); a loser
+	// retries like any other transient conflict.
+	if err := s.retry(ctx, func() error { return s.migrate(ctx) }); err != nil {
 		return nil, fmt.Errorf("sqlstore: migrate %s schema: %w", d, err)
 	}
 	return s, nil
