@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/fhirkit/smart/store"
+)
+
+// Config configures a Server. Issuer, FHIRBaseURL, Store and SigningKeys
+// are required; every other field has a safe default.
+type Config struct {
+	// Issuer is the authorization server's URL: the iss of every token it
+	// signs, and the root its endpoints are mounted under by Mount
+	// (Issuer+"/token", Issuer+"/register", ...). It must be https, or
+	// http on a loopback host for development.
+	Issuer string
+
+	// FHIRBaseURL is the FHIR server the tokens are for: the aud of every
+	// access token and the aud an authorize request must name. Discovery
+	// is served under it (FHIRBaseURL+"/.well-known/smart-configuration").
+	FHIRBaseURL string
+
+	Store store.Store
+
+	// SigningKeys sign access tokens and id_tokens; see SigningKey for
+	// rotation. GenerateDevKeys makes a set for development.
+	SigningKeys []SigningKey
+
+	// AccessTokenAlgorithm signs access tokens; default "ES256", a tenth
+	// of an RSA signature's cost. IDTokenAlgorithm signs id_tokens;
+	// default "RS256", which OpenID Connect requires every client to
+	// accept.
+	AccessTokenAlgorithm string
+	IDTokenAlgorithm     string
+
+	// Lifetimes. Defaults: access tokens 1 hour; backend-services tokens
+	// 5 minutes (also the cap SMART Backend Services sets); codes 60
+	// seconds; launch contexts 5 minutes; refresh tokens 8 hours for
+	// online_access and 90 days for offline_access.
+	AccessTokenTTL      time.Duration
+	BackendTokenTTL     time.Duration
+	CodeTTL             time.Duration
+	LaunchTTL           time.Duration
+	OnlineRefreshTTL    time.Duration
+	OfflineRefreshTTL   time.Duration
+	MaxAssertionTTL     time.Duration // how far ahead a client assertion's exp may be; default and cap 5 minutes
+	RotateRefreshTokens bool          // rotate confidential clients' refresh tokens too; public clients' always rotate
+
+	// AuthorizeRegistration decides whether a dynamic client registration
+	// request (RFC 7591 §3) may proceed, typically by checking an initial
+	// access token; it returns an owner name recorded on the client, or an
+	// error to refuse with. Nil keeps dynamic registration closed: clients
+	// are then registered through Server.RegisterClient only.
+	AuthorizeRegistration func(r *http.Request) (owner string, err error)
+
+	// ScopesSupported is advertised in discovery; default: the SMART
+	// scopes this server understands.
+	ScopesSupported []string
+
+	// Audit receives one event per issuance, refusal, revocation and
+	// registration change; default SlogAudit with Logger.
+	Audit AuditSink
+
+	Logger *slog.Logger // default slog.Default()
+
+	// HTTPClient fetches clients' jwks_uri documents; default a client
+	// with a 10-second timeout.
+	HTTPClient *http.Client
+
+	// Now is the clock; default time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// defaultScopes are advertised when Config.ScopesSupported is empty.
+var defaultScopes = []string{
+	"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter",
+	"offline_access", "online_access",
+	"patient/*.rs", "patient/*.cruds", "user/*.rs", "user/*.cruds", "system/*.rs", "system/*.cruds",
+	"patient/*.read", "patient/*.*", "user/*.read", "user/*.*", "system/*.read", "system/*.*",
+}
+
+// withDefaults returns c with zero fields filled in.
+func (c Config) withDefaults() Config {
+	orDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	orDur(&c.AccessTokenTTL, time.Hour)
+	orDur(&c.BackendTokenTTL, 5*time.Minute)
+	orDur(&c.CodeTTL, time.Minute)
+	orDur(&c.LaunchTTL, 5*time.Minute)
+	orDur(&c.OnlineRefreshTTL, 8*time.Hour)
+	orDur(&c.OfflineRefreshTTL, 90*24*time.Hour)
+	orDur(&c.MaxAssertionTTL, 5*time.Minute)
+	if c.AccessTokenAlgorithm == "" {
+		c.AccessTokenAlgorithm = "ES256"
+	}
+	if c.IDTokenAlgorithm == "" {
+		c.IDTokenAlgorithm = "RS256"
+	}
+	if len(c.ScopesSupported) == 0 {
+		c.ScopesSupported = defaultScopes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Audit == nil {
+		c.Audit = SlogAudit{Logger: c.Logger}
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// validate names the first bad field.
+func (c Config) validate() error {
+	if _, err := parseBaseURL(c.Issuer); err != nil {
+		return fmt.Errorf("handlers: Config.Issuer: %w", err)
+	}
+	if _, err := parseBaseURL(c.FHIRBaseURL); err != nil {
+		return fmt.Errorf("handlers: Config.FHIRBaseURL: %w", err)
+	}
+	if c.Store == nil {
+		return fmt.Errorf("handlers: Config.Store is required")
+	}
+	if len(c.SigningKeys) == 0 {
+		return fmt.Errorf("handlers: Config.SigningKeys is required (GenerateDevKeys makes a development set)")
+	}
+	if c.BackendTokenTTL > 5*time.Minute {
+		return fmt.Errorf("handlers: Config.BackendTokenTTL is %v; SMART Backend Services allows at most 5m", c.BackendTokenTTL)
+	}
+	if c.MaxAssertionTTL > 5*time.Minute {
+		return fmt.Errorf("handlers: Config.MaxAssertionTTL is %v; SMART Backend Services allows at most 5m", c.MaxAssertionTTL)
+	}
+	return nil
+}
+
+// parseBaseURL accepts an absolute https URL, or http on a loopback host,
+// with no query or fragment; the trailing slash is dropped.
+func parseBaseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("is required")
+	}
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must be an absolute URL without query or fragment", raw)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return nil, fmt.Errorf("%q must be https (http only on a loopback host)", raw)
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback IP address;
+// a name that merely starts with "127." (127.0.0.1.example.com) is not.
+func isLoopback(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost"
+}
+
+// background is the context for work that outlives a request, such as
+// fetching a jwks_uri into the shared cache.
+func background() context.Context { return context.Background() }

@@ -1,0 +1,33 @@
+// Package handlers is the SMART on FHIR authorization server: discovery
+// (/.well-known/smart-configuration and OpenID Connect discovery), the
+// JWKS, the token endpoint, introspection, revocation, and client
+// registration and management (RFC 7591, RFC 7592), each an http.Handler.
+//
+// A host builds a Server once from a Config and mounts it on its own mux:
+//
+//	keys, err := handlers.GenerateDevKeys() // development only; load real keys from configuration
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	srv, err := handlers.New(handlers.Config{
+//		Issuer:      "https://fhir.example.org/auth",
+//		FHIRBaseURL: "https://fhir.example.org/fhir",
+//		Store:       memory.New(),
+//		SigningKeys: keys,
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux := http.NewServeMux()
+//	srv.Mount(mux) // or mount srv.Token(), srv.JWKS(), ... one by one on any router
+//	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// Clients are registered with Server.RegisterClient, or over HTTP when
+// Config.AuthorizeRegistration lets a request in; both apply the same
+// rules. Server.CapabilityStatementSecurity gives the security element a
+// FHIR server puts in its CapabilityStatement.
+//
+// The package issues tokens; it does not protect FHIR resources. A
+// resource server checks the bearer tokens it receives with package
+// middleware, which never imports this one.
+package handlers

@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/store"
+	"github.com/fhirkit/smart/store/memory"
+)
+
+// testServer is a Server mounted on a real HTTP listener on a loopback
+// port, so clients such as x/oauth2 and go-oidc can talk to it, with a
+// movable clock and every audit event and log line kept for inspection.
+type testServer struct {
+	*Server
+	Store  store.Store // memory.New() unless an option set Config.Store
+	HTTP   *httptest.Server
+	Clock  *testClock
+	Audits *auditRecorder
+	Logs   *lockedBuffer
+}
+
+// sharedTestKeys are generated once: an RSA key costs enough that a pair
+// per test would dominate the run.
+var sharedTestKeys = sync.OnceValues(GenerateDevKeys)
+
+// newTestServer starts a Server whose issuer is the listener's URL and
+// whose FHIR base is issuer+"/fhir", on a fresh memory store, logging and
+// auditing into ts.Logs and ts.Audits. Options adjust the Config before New
+// (a lifetime, the store, a quieter logger); Issuer and FHIRBaseURL are
+// always the listener's. The server stops when the test ends.
+func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
+	t.Helper()
+	keys, err := sharedTestKeys()
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	hs := httptest.NewUnstartedServer(mux)
+	ts := &testServer{HTTP: hs, Clock: &testClock{}, Audits: &auditRecorder{}, Logs: &lockedBuffer{}}
+	logger := slog.New(slog.NewTextHandler(ts.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := Config{
+		Store: memory.New(), SigningKeys: keys, Now: ts.Clock.Now, Logger: logger,
+		Audit: teeSink{ts.Audits, SlogAudit{Logger: logger}},
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	issuer := "http://" + hs.Listener.Addr().String()
+	cfg.Issuer, cfg.FHIRBaseURL = issuer, issuer+"/fhir"
+	ts.Server, err = New(cfg)
+	require.NoError(t, err)
+	ts.Store = cfg.Store
+	ts.Mount(mux)
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return ts
+}
+
+// withStore runs the server on st, so a test or benchmark can be run
+// against any adapter.
+func withStore(st store.Store) func(*Config) {
+	return func(c *Config) { c.Store = st }
+}
+
+// quiet drops log lines and audit events, for benchmarks, where keeping
+// them would measure a growing buffer.
+func quiet(c *Config) {
+	c.Logger = slog.New(slog.DiscardHandler)
+	c.Audit = SlogAudit{Logger: c.Logger}
+}
+
+// postForm sends form to the server's path with the request adjusted by
+// edit (headers, say) and returns the recorded answer. It goes through
+// the handlers, not the network, so it is cheap enough for benchmarks.
+func (ts *testServer) postForm(path string, form url.Values, edit func(*http.Request)) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, ts.Issuer()+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if edit != nil {
+		edit(r)
+	}
+	w := httptest.NewRecorder()
+	ts.HTTP.Config.Handler.ServeHTTP(w, r)
+	return w
+}
+
+// createClient saves c in the store.
+func (ts *testServer) createClient(t testing.TB, c *store.Client) *store.Client {
+	t.Helper()
+	require.NoError(t, ts.Store.CreateClient(context.Background(), c))
+	return c
+}
+
+// testClock is the server's clock: real time plus an offset a test moves
+// with Advance. Staying near real time keeps the memory store, which
+// judges expiry by time.Now, and the server in rough agreement.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// lockedBuffer is a bytes.Buffer the server's logger may write while a
+// test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// teeSink hands every audit event to each sink.
+type teeSink []AuditSink
+
+func (t teeSink) Audit(ctx context.Context, e AuditEvent) {
+	for _, s := range t {
+		s.Audit(ctx, e)
+	}
+}

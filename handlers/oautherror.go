@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Error is an OAuth 2.0 protocol error (RFC 6749 §5.2, RFC 7591 §3.2.2,
+// RFC 6750 §3.1): the code a client sees, a description safe to show it, and
+// the HTTP status it travels with. The handlers answer every refusal with
+// one; the detail that would help an attacker goes to the log, not here.
+type Error struct {
+	Code        string // "invalid_grant", "invalid_client", ...
+	Description string
+	Status      int
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// The error codes of RFC 6749, RFC 7009, RFC 7591 and RFC 6750.
+const (
+	ErrInvalidRequest          = "invalid_request"
+	ErrInvalidClient           = "invalid_client"
+	ErrInvalidGrant            = "invalid_grant"
+	ErrUnauthorizedClient      = "unauthorized_client"
+	ErrUnsupportedGrantType    = "unsupported_grant_type"
+	ErrInvalidScope            = "invalid_scope"
+	ErrAccessDenied            = "access_denied"
+	ErrUnsupportedResponseType = "unsupported_response_type"
+	ErrServerError             = "server_error"
+	ErrTemporarilyUnavailable  = "temporarily_unavailable"
+	ErrUnsupportedTokenType    = "unsupported_token_type"
+	ErrInvalidRedirectURI      = "invalid_redirect_uri"
+	ErrInvalidClientMetadata   = "invalid_client_metadata"
+	ErrInvalidToken            = "invalid_token"
+	ErrInsufficientScope       = "insufficient_scope"
+	ErrLoginRequired           = "login_required"
+	ErrConsentRequired         = "consent_required"
+	ErrInteractionRequired     = "interaction_required"
+	ErrSlowDown                = "slow_down"
+)
+
+func badRequest(code, description string) *Error {
+	return &Error{Code: code, Description: description, Status: http.StatusBadRequest}
+}
+
+// errInvalidClient is the one answer to every client-authentication
+// failure; which check failed is logged, never told to the caller.
+func errInvalidClient() *Error {
+	return &Error{Code: ErrInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
+}
+
+func errServer() *Error {
+	return &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
+}
+
+// asError turns any error into a protocol error: an *Error passes through,
+// anything else is a server error whose cause is logged by the caller.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errServer()
+}
