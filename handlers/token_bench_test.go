@@ -1,14 +1,19 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
+	"github.com/fhirkit/smart/store/sqlstore"
 )
 
 // The token benchmarks run the whole endpoint (form parsing, client
@@ -21,11 +26,42 @@ func BenchmarkTokenMemory(b *testing.B) {
 	benchmarkToken(b, func() store.Store { return memory.New() })
 }
 
+func BenchmarkTokenSQLite(b *testing.B) {
+	benchmarkToken(b, func() store.Store {
+		db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
 func benchmarkToken(b *testing.B, newStore func() store.Store) {
 	b.Run("client_credentials/private_key_jwt_ES384", func(b *testing.B) { benchClientCredentials(b, newStore()) })
 	b.Run("authorization_code/PKCE/client_secret_basic", func(b *testing.B) { benchCodeExchange(b, newStore()) })
 	b.Run("refresh_token/confidential", func(b *testing.B) { benchRefresh(b, newStore(), false) })
 	b.Run("refresh_token/public_rotating", func(b *testing.B) { benchRefresh(b, newStore(), true) })
+	b.Run("introspection/client_secret_basic", func(b *testing.B) { benchIntrospect(b, newStore()) })
+}
+
+// benchIntrospect introspects one live access token: client
+// authentication, signature check and the revocation lookup.
+func benchIntrospect(b *testing.B, st store.Store) {
+	ts := newTestServer(b, withStore(st), quiet)
+	c, sec := ts.secretClient(b, store.AuthMethodClientSecretBasic, testUserScope, GrantAuthorizationCode)
+	token, _, err := ts.mintAccessToken(grantedAccess{ClientID: c.ID, Subject: "u1", Scope: "patient/*.rs", TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	form := url.Values{"token": {token}}
+	auth := withBasic(c.ID, sec)
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := ts.postForm("/introspect", form, auth); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"active":true`) {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }
 
 // benchClientCredentials signs a fresh assertion per request (its jti is
