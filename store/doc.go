@@ -2,15 +2,17 @@
 // the small interfaces a storage adapter implements to keep them.
 //
 // The records are registered clients, authorization codes, EHR launch
-// contexts, refresh tokens (grouped in families), access-token revocations
-// and the replay cache of client-assertion jti values. Secrets are never
-// stored: codes, refresh tokens and registration access tokens are kept as
-// SHA-256 hashes (see [HashSecret]); the raw value exists only in the
-// response that hands it out.
+// contexts, refresh tokens (grouped in families), access-token revocations,
+// the replay cache of client-assertion jti values, and remembered
+// consents. Secrets are never stored: codes, refresh tokens and
+// registration access tokens are kept as SHA-256 hashes (see
+// [HashSecret]); the raw value exists only in the response that hands it
+// out.
 //
-// Two operations are exactly-once on every adapter: redeeming an
-// authorization code ([CodeStore.ConsumeCode]) and rotating a refresh token
-// ([RefreshTokenStore.RotateRefreshToken]). A second attempt gets
+// Three operations are exactly-once on every adapter: redeeming an
+// authorization code ([CodeStore.ConsumeCode]), rotating a refresh token
+// ([RefreshTokenStore.RotateRefreshToken]) and using an EHR launch
+// ([LaunchStore.ConsumeLaunch]). A second attempt gets
 // [ErrAlreadyUsed] together with the record, so the caller can revoke
 // everything the first attempt was given (RFC 9700 §4.14).
 //

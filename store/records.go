@@ -83,6 +83,20 @@ type Launch struct {
 
 	CreatedAt time.Time
 	ExpiresAt time.Time
+
+	// UsedAt is set by ConsumeLaunch: a launch binds one authorization.
+	UsedAt time.Time
+}
+
+// Consent is what a user approved for a client: the scopes granted the
+// last time, remembered until ExpiresAt or until revoked.
+type Consent struct {
+	Subject  string
+	ClientID string
+	Scope    string // space-separated
+
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // AuthCode is an authorization code between the authorize and the token

@@ -36,10 +36,31 @@ type CodeStore interface {
 type LaunchStore interface {
 	// SaveLaunch stores l; ErrConflict if l.ID exists.
 	SaveLaunch(ctx context.Context, l *Launch) error
-	// GetLaunch returns a live launch, or ErrNotFound. A launch may be read
-	// more than once until it expires (an app may retry its authorize
-	// request).
+	// GetLaunch returns a live, unused launch, or ErrNotFound. It may be
+	// read more than once (an app may retry its authorize request before
+	// the user finishes); a consumed launch is ErrAlreadyUsed, returned
+	// with the record.
 	GetLaunch(ctx context.Context, id string) (*Launch, error)
+
+	// ConsumeLaunch marks the launch used, exactly once, when the
+	// authorization it was bound to completes: the first call returns it
+	// with UsedAt set; every later call returns it and ErrAlreadyUsed. An
+	// unknown or expired launch is ErrNotFound.
+	ConsumeLaunch(ctx context.Context, id string) (*Launch, error)
+}
+
+// ConsentStore remembers what a user approved for a client, so a returning
+// user is not asked again for scopes already granted.
+type ConsentStore interface {
+	// SaveConsent stores c, replacing any consent of the same Subject and
+	// ClientID (an upsert).
+	SaveConsent(ctx context.Context, c *Consent) error
+	// GetConsent returns the live consent of subject for clientID, or
+	// ErrNotFound.
+	GetConsent(ctx context.Context, subject, clientID string) (*Consent, error)
+	// DeleteConsent removes it; removing one that does not exist is not an
+	// error (revoking consent is idempotent).
+	DeleteConsent(ctx context.Context, subject, clientID string) error
 }
 
 // RefreshTokenStore keeps refresh tokens and their families.
@@ -96,10 +117,11 @@ type Store interface {
 	RefreshTokenStore
 	RevocationStore
 	ReplayStore
+	ConsentStore
 
 	// DeleteExpired removes every record whose expiry is before t (codes,
 	// launches, refresh tokens, family revocations, access-token
-	// revocations, jti values) and returns how many it removed. Clients
+	// revocations, jti values, consents) and returns how many it removed. Clients
 	// never expire.
 	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
 }

@@ -25,7 +25,8 @@ var _ store.Store = (*Store)(nil)
 
 // Store is an in-memory store.Store. The zero value is not ready to use;
 // call New. A Store is safe for concurrent use: one mutex guards every map,
-// which is what makes ConsumeCode, RotateRefreshToken and UseJTI atomic.
+// which is what makes ConsumeCode, ConsumeLaunch, RotateRefreshToken,
+// UseJTI and SaveConsent atomic.
 type Store struct {
 	mu       sync.Mutex
 	clients  map[string]*store.Client
@@ -35,9 +36,12 @@ type Store struct {
 	families map[string]time.Time           // revoked family → until
 	revoked  map[string]time.Time           // access-token jti → expiry
 	jtis     map[jtiKey]time.Time           // client assertion → expiry
+	consents map[consentKey]*store.Consent
 }
 
 type jtiKey struct{ clientID, jti string }
+
+type consentKey struct{ subject, clientID string }
 
 // New returns an empty Store.
 func New() *Store {
@@ -49,6 +53,7 @@ func New() *Store {
 		families: make(map[string]time.Time),
 		revoked:  make(map[string]time.Time),
 		jtis:     make(map[jtiKey]time.Time),
+		consents: make(map[consentKey]*store.Consent),
 	}
 }
 
@@ -212,6 +217,27 @@ func (s *Store) GetLaunch(ctx context.Context, id string) (*store.Launch, error)
 	if !ok || !live(l.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}
+	if !l.UsedAt.IsZero() {
+		return cloneLaunch(l), store.ErrAlreadyUsed
+	}
+	return cloneLaunch(l), nil
+}
+
+// ConsumeLaunch implements store.LaunchStore.
+func (s *Store) ConsumeLaunch(ctx context.Context, id string) (*store.Launch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.launches[id]
+	if !ok || !live(l.ExpiresAt) {
+		return nil, store.ErrNotFound
+	}
+	if !l.UsedAt.IsZero() {
+		return cloneLaunch(l), store.ErrAlreadyUsed
+	}
+	l.UsedAt = time.Now().UTC().Truncate(time.Microsecond)
 	return cloneLaunch(l), nil
 }
 
@@ -350,6 +376,49 @@ func (s *Store) UseJTI(ctx context.Context, clientID, jti string, expiresAt time
 	return nil
 }
 
+// SaveConsent implements store.ConsentStore. It replaces every field of a
+// consent of the same subject and client, CreatedAt included: a consent
+// given again is a new grant.
+func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c == nil {
+		return errNil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := *c
+	s.consents[consentKey{c.Subject, c.ClientID}] = &n
+	return nil
+}
+
+// GetConsent implements store.ConsentStore.
+func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (*store.Consent, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.consents[consentKey{subject, clientID}]
+	if !ok || !live(c.ExpiresAt) {
+		return nil, store.ErrNotFound
+	}
+	n := *c
+	return &n, nil
+}
+
+// DeleteConsent implements store.ConsentStore.
+func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.consents, consentKey{subject, clientID})
+	return nil
+}
+
 // DeleteExpired implements store.Store.
 func (s *Store) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
@@ -363,6 +432,7 @@ func (s *Store) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	n += deleteBefore(s.families, t, identity)
 	n += deleteBefore(s.revoked, t, identity)
 	n += deleteBefore(s.jtis, t, identity)
+	n += deleteBefore(s.consents, t, func(c *store.Consent) time.Time { return c.ExpiresAt })
 	return n, nil
 }
 

@@ -48,6 +48,12 @@ type dialect struct {
 	// database.
 	transient func(error) bool
 
+	// upsert is the clause that follows INSERT ... VALUES (...) to make it
+	// an insert-or-update: on a duplicate of the key columns (the table's
+	// primary key), the set columns take the inserted values. The database
+	// decides between concurrent callers; none of them sees a conflict.
+	upsert func(key, set []string) string
+
 	// lock takes the migration lock on c and returns the function that
 	// releases it (committing if ok).
 	lock func(ctx context.Context, c *sql.Conn) (release func(ok bool) error, err error)
@@ -102,6 +108,7 @@ func sqliteDialect() *dialect {
 			}
 			return e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 		},
+		upsert: onConflictUpdate,
 		transient: func(err error) bool {
 			var e *sqlite.Error
 			// The low byte is the primary result code: SQLITE_BUSY covers
@@ -127,6 +134,35 @@ func sqliteDialect() *dialect {
 	}
 }
 
+// onConflictUpdate is the upsert of PostgreSQL and SQLite (3.24 and later).
+func onConflictUpdate(key, set []string) string {
+	var b strings.Builder
+	b.WriteString(" ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET ")
+	for i, c := range set {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = excluded." + c)
+	}
+	return b.String()
+}
+
+// onDuplicateKeyUpdate is the upsert of MySQL and MariaDB. It applies to
+// any unique key of the table, so it is only used on tables whose primary
+// key is their one unique key. VALUES(c) is deprecated in MySQL 8.0.20 in
+// favour of a row alias, which MariaDB does not have; both accept VALUES.
+func onDuplicateKeyUpdate(_, set []string) string {
+	var b strings.Builder
+	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	for i, c := range set {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = VALUES(" + c + ")")
+	}
+	return b.String()
+}
+
 // pgLockKey is the pg_advisory_lock key migrations hold: an arbitrary
 // constant (the bytes of "smartmig") so other users of advisory locks in
 // the same database are unlikely to collide with it.
@@ -144,6 +180,7 @@ func postgresDialect() *dialect {
 		),
 		txDDL:  true,
 		unique: func(err error) bool { return pgCode(err) == "23505" },
+		upsert: onConflictUpdate,
 		transient: func(err error) bool {
 			c := pgCode(err)
 			return c == "40001" || c == "40P01" // serialization_failure, deadlock_detected
@@ -185,6 +222,7 @@ func mysqlDialect() *dialect {
 			"{{TABLE}}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 		),
 		unique: func(err error) bool { return mysqlNumber(err) == 1062 }, // ER_DUP_ENTRY
+		upsert: onDuplicateKeyUpdate,
 		transient: func(err error) bool {
 			n := mysqlNumber(err)
 			// ER_LOCK_DEADLOCK; ER_CHECKREAD (MariaDB's snapshot isolation

@@ -43,10 +43,13 @@
 //
 // # Exactly once
 //
-// Redeeming a code is one conditional UPDATE that only an unused, live code
-// matches; rotating a refresh token is a transaction around the same kind
-// of UPDATE and the insert of its successor; a client-assertion jti is a
-// primary key. The database decides between concurrent callers, also
+// Redeeming a code or consuming a launch is one conditional UPDATE that
+// only an unused, live record matches; rotating a refresh token is a
+// transaction around the same kind of UPDATE and the insert of its
+// successor; a client-assertion jti is a primary key. Saving a consent is
+// one upsert on its (subject, client_id) key (ON CONFLICT ... DO UPDATE on
+// SQLite and PostgreSQL, ON DUPLICATE KEY UPDATE on MySQL), so concurrent
+// saves all succeed and leave one row. The database decides between concurrent callers, also
 // across processes; a caller that loses gets the store's sentinel error.
 // A transient conflict (a deadlock victim, a busy SQLite file) is retried
 // rather than returned.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -85,10 +86,14 @@ func splitStatements(text string) []string {
 	return stmts
 }
 
-// migrate brings the schema up to date. It holds the dialect's migration
+// latest asks migrate for every version there is.
+const latest = math.MaxInt64
+
+// migrate brings the schema up to version upTo (latest: up to date). The
+// tests stop earlier to build a database an older release made. It holds the dialect's migration
 // lock throughout, so processes that open one database at once apply each
 // version once: the others wait, then find it recorded.
-func (db *DB) migrate(ctx context.Context) (err error) {
+func (db *DB) migrate(ctx context.Context, upTo int64) (err error) {
 	ms, err := db.d.migrations()
 	if err != nil {
 		return err
@@ -122,6 +127,9 @@ func (db *DB) migrate(ctx context.Context) (err error) {
 		return err
 	}
 	for _, m := range ms {
+		if m.version > upTo {
+			break
+		}
 		if applied[m.version] {
 			continue
 		}

@@ -90,6 +90,11 @@ func sqliteSets(q url.Values, key, value string) bool {
 // The error names the part that failed and wraps the driver's error; it
 // never contains the DSN, which may hold a password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, latest)
+}
+
+// open is Open, migrating up to version upTo.
+func open(ctx context.Context, dsn string, upTo int64) (*DB, error) {
 	d, db, err := openDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -106,7 +111,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
 	}
-	s, err := New(ctx, db, d)
+	s, err := newDB(ctx, db, d, upTo)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -184,6 +189,11 @@ func openDSN(dsn string) (Dialect, *sql.DB, error) {
 // as [Open] does, and for an in-memory database keep the pool to one
 // connection (db.SetMaxOpenConns(1)).
 func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
+	return newDB(ctx, db, d, latest)
+}
+
+// newDB is New, migrating up to version upTo.
+func newDB(ctx context.Context, db *sql.DB, d Dialect, upTo int64) (*DB, error) {
 	dl, err := dialectFor(d)
 	if err != nil {
 		return nil, err
@@ -192,7 +202,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
 	// Several processes opening one fresh database race for its locks
 	// (SQLite's switch to WAL takes the file exclusively); a loser
 	// retries like any other transient conflict.
-	if err := s.retry(ctx, func() error { return s.migrate(ctx) }); err != nil {
+	if err := s.retry(ctx, func() error { return s.migrate(ctx, upTo) }); err != nil {
 		return nil, fmt.Errorf("sqlstore: migrate %s schema: %w", d, err)
 	}
 	return s, nil

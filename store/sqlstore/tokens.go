@@ -220,7 +220,7 @@ func (db *DB) UseJTI(ctx context.Context, clientID, jti string, expiresAt time.T
 func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	tables := []string{
 		"smart_auth_codes", "smart_launches", "smart_refresh_tokens",
-		"smart_family_revocations", "smart_token_revocations", "smart_jtis",
+		"smart_family_revocations", "smart_token_revocations", "smart_jtis", "smart_consents",
 	}
 	var total int64
 	for _, table := range tables {

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,6 +56,47 @@ func testConcurrency(t *testing.T, s store.Store) {
 		}
 	})
 
+	t.Run("one launch consumed by many: exactly one wins", func(t *testing.T) {
+		l := newLaunch(future())
+		require.NoError(t, s.SaveLaunch(ctx(), l))
+		used := make([]time.Time, racers)
+		errs := race(func(i int) error {
+			got, err := s.ConsumeLaunch(ctx(), l.ID)
+			if got != nil {
+				used[i] = got.UsedAt
+			}
+			return err
+		})
+		winner := requireOneWinner(t, errs, store.ErrAlreadyUsed)
+		for i, u := range used {
+			assert.True(t, u.Equal(used[winner]), "goroutine %d sees the winner's UsedAt", i)
+		}
+		got, err := s.GetLaunch(ctx(), l.ID)
+		require.ErrorIs(t, err, store.ErrAlreadyUsed)
+		assert.True(t, got.UsedAt.Equal(used[winner]), "the stored UsedAt is the winner's")
+	})
+
+	t.Run("one consent saved by many: all succeed and one stays", func(t *testing.T) {
+		subject, client := key("subject"), key("client")
+		consents := make([]*store.Consent, racers)
+		for i := range consents {
+			consents[i] = newConsent(future())
+			consents[i].Subject, consents[i].ClientID = subject, client
+			consents[i].Scope = key("scope")
+		}
+		errs := race(func(i int) error { return s.SaveConsent(ctx(), consents[i]) })
+		for i, err := range errs {
+			assert.NoError(t, err, "goroutine %d", i)
+		}
+		got, err := s.GetConsent(ctx(), subject, client)
+		require.NoError(t, err)
+		assert.True(t, slices.ContainsFunc(consents, func(c *store.Consent) bool {
+			return *normConsent(c) == *normConsent(got)
+		}), "the stored consent is one of those saved, whole: %+v", got)
+		require.NoError(t, s.DeleteConsent(ctx(), subject, client))
+		requireConsentNotFound(t, s, subject, client, "one delete removes it")
+	})
+
 	t.Run("one jti used by many: exactly one wins", func(t *testing.T) {
 		client, jti := key("client"), key("jti")
 		errs := race(func(int) error { return s.UseJTI(ctx(), client, jti, future()) })
@@ -93,6 +136,16 @@ func testConcurrency(t *testing.T, s store.Store) {
 				return err
 			}
 			if err := s.CreateClient(ctx(), newClient(key("owner"))); err != nil {
+				return err
+			}
+			l := newLaunch(future())
+			if err := s.SaveLaunch(ctx(), l); err != nil {
+				return err
+			}
+			if _, err := s.ConsumeLaunch(ctx(), l.ID); err != nil {
+				return err
+			}
+			if err := s.SaveConsent(ctx(), newConsent(future())); err != nil {
 				return err
 			}
 			return s.UseJTI(ctx(), key("client"), key("jti"), future())

@@ -17,10 +17,12 @@ func testContext(t *testing.T, s store.Store) {
 	code := newCode(future())
 	launch := newLaunch(future())
 	token := newRefresh(key("family"), future())
+	consent := newConsent(future())
 	require.NoError(t, s.CreateClient(ctx(), client))
 	require.NoError(t, s.SaveCode(ctx(), code))
 	require.NoError(t, s.SaveLaunch(ctx(), launch))
 	require.NoError(t, s.SaveRefreshToken(ctx(), token))
+	require.NoError(t, s.SaveConsent(ctx(), consent))
 
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -38,6 +40,7 @@ func testContext(t *testing.T, s store.Store) {
 		{"ConsumeCode", func(c context.Context) error { _, err := s.ConsumeCode(c, code.Hash, key("jti")); return err }},
 		{"SaveLaunch", func(c context.Context) error { return s.SaveLaunch(c, newLaunch(future())) }},
 		{"GetLaunch", func(c context.Context) error { _, err := s.GetLaunch(c, launch.ID); return err }},
+		{"ConsumeLaunch", func(c context.Context) error { _, err := s.ConsumeLaunch(c, launch.ID); return err }},
 		{"SaveRefreshToken", func(c context.Context) error { return s.SaveRefreshToken(c, newRefresh(key("family"), future())) }},
 		{"GetRefreshToken", func(c context.Context) error { _, err := s.GetRefreshToken(c, token.Hash); return err }},
 		{"RotateRefreshToken", func(c context.Context) error {
@@ -48,6 +51,16 @@ func testContext(t *testing.T, s store.Store) {
 		{"RevokeAccessToken", func(c context.Context) error { return s.RevokeAccessToken(c, key("jti"), future()) }},
 		{"IsAccessTokenRevoked", func(c context.Context) error { _, err := s.IsAccessTokenRevoked(c, key("jti")); return err }},
 		{"UseJTI", func(c context.Context) error { return s.UseJTI(c, key("client"), key("jti"), future()) }},
+		{"SaveConsent", func(c context.Context) error {
+			n := *consent
+			n.Scope = "changed"
+			return s.SaveConsent(c, &n)
+		}},
+		{"GetConsent", func(c context.Context) error {
+			_, err := s.GetConsent(c, consent.Subject, consent.ClientID)
+			return err
+		}},
+		{"DeleteConsent", func(c context.Context) error { return s.DeleteConsent(c, consent.Subject, consent.ClientID) }},
 		{"DeleteExpired", func(c context.Context) error { _, err := s.DeleteExpired(c, now()); return err }},
 	}
 	for _, tt := range tests {
@@ -66,5 +79,10 @@ func testContext(t *testing.T, s store.Store) {
 		assert.NoError(t, err, "code not consumed")
 		_, err = s.RotateRefreshToken(ctx(), token.Hash, newRefresh(token.FamilyID, future()))
 		assert.NoError(t, err, "token neither rotated nor its family revoked")
+		_, err = s.ConsumeLaunch(ctx(), launch.ID)
+		assert.NoError(t, err, "launch not consumed")
+		gotConsent, err := s.GetConsent(ctx(), consent.Subject, consent.ClientID)
+		require.NoError(t, err, "consent not deleted")
+		assert.Equal(t, normConsent(consent), normConsent(gotConsent), "consent not replaced")
 	})
 }

@@ -108,6 +108,18 @@ func newLaunch(exp time.Time) *store.Launch {
 	}
 }
 
+// newConsent returns a consent of a random subject for a random client,
+// expiring at exp.
+func newConsent(exp time.Time) *store.Consent {
+	return &store.Consent{
+		Subject:   key("subject"),
+		ClientID:  key("client"),
+		Scope:     "launch openid fhirUser patient/*.rs offline_access",
+		CreatedAt: now(),
+		ExpiresAt: exp,
+	}
+}
+
 // newRefresh returns an unrotated refresh token of family with every field
 // set, expiring at exp.
 func newRefresh(family string, exp time.Time) *store.RefreshToken {
@@ -195,6 +207,17 @@ func normLaunch(l *store.Launch) *store.Launch {
 	n.Context = normContext(l.Context)
 	n.CreatedAt = normTime(l.CreatedAt)
 	n.ExpiresAt = normTime(l.ExpiresAt)
+	n.UsedAt = normTime(l.UsedAt)
+	return &n
+}
+
+func normConsent(c *store.Consent) *store.Consent {
+	if c == nil {
+		return nil
+	}
+	n := *c
+	n.CreatedAt = normTime(c.CreatedAt)
+	n.ExpiresAt = normTime(c.ExpiresAt)
 	return &n
 }
 

@@ -130,6 +130,31 @@ func keysRoundTrip(t *testing.T, s store.Store, keyOf func(kind string) string) 
 		requireRefreshNotFound(t, s, next.Hash, "revoked by a long family id")
 	})
 
+	t.Run("consumed launch id", func(t *testing.T) {
+		l := newLaunch(future())
+		l.ID, l.ClientID = keyOf("launch"), keyOf("client")
+		require.NoError(t, s.SaveLaunch(ctx(), l))
+		got, err := s.ConsumeLaunch(ctx(), l.ID)
+		require.NoError(t, err)
+		assert.Equal(t, l.ID, got.ID)
+		_, err = s.GetLaunch(ctx(), l.ID)
+		assert.ErrorIs(t, err, store.ErrAlreadyUsed)
+	})
+
+	t.Run("consent subject and client id", func(t *testing.T) {
+		c := newConsent(future())
+		c.Subject, c.ClientID = keyOf("subject"), keyOf("client")
+		require.Len(t, c.Subject, store.MaxKeyLen)
+		require.NoError(t, s.SaveConsent(ctx(), c))
+		c.Scope = "replaced"
+		require.NoError(t, s.SaveConsent(ctx(), c), "upsert of a MaxKeyLen pair")
+		got, err := s.GetConsent(ctx(), c.Subject, c.ClientID)
+		require.NoError(t, err)
+		assert.Equal(t, normConsent(c), normConsent(got))
+		require.NoError(t, s.DeleteConsent(ctx(), c.Subject, c.ClientID))
+		requireConsentNotFound(t, s, c.Subject, c.ClientID, "deleted")
+	})
+
 	t.Run("access token jti", func(t *testing.T) {
 		jti := keyOf("jti")
 		require.NoError(t, s.RevokeAccessToken(ctx(), jti, future()))
@@ -158,6 +183,28 @@ func distinctKeys(t *testing.T, s store.Store, a, b string) {
 	la.ID, lb.ID = a, b
 	require.NoError(t, s.SaveLaunch(ctx(), la), "launch a")
 	assert.NoError(t, s.SaveLaunch(ctx(), lb), "launch b")
+	_, err := s.ConsumeLaunch(ctx(), a)
+	require.NoError(t, err, "consume launch a")
+	_, err = s.ConsumeLaunch(ctx(), b)
+	assert.NoError(t, err, "launch b is not consumed with launch a")
+
+	for _, pair := range [][2]string{{a, a}, {a, b}, {b, a}} {
+		c := newConsent(future())
+		c.Subject, c.ClientID, c.Scope = pair[0], pair[1], key("scope")
+		require.NoError(t, s.SaveConsent(ctx(), c))
+	}
+	consent := func(subject, client string) string {
+		c, err := s.GetConsent(ctx(), subject, client)
+		require.NoError(t, err)
+		return c.Scope
+	}
+	assert.NotEqual(t, consent(a, a), consent(a, b), "consents of client a and b")
+	assert.NotEqual(t, consent(a, a), consent(b, a), "consents of subject a and b")
+	require.NoError(t, s.DeleteConsent(ctx(), a, a))
+	_, err = s.GetConsent(ctx(), a, b)
+	assert.NoError(t, err, "consent of client b survives deleting client a's")
+	_, err = s.GetConsent(ctx(), b, a)
+	assert.NoError(t, err, "consent of subject b survives deleting subject a's")
 
 	require.NoError(t, s.RevokeAccessToken(ctx(), a, future()))
 	assertRevoked(t, s, b, false)
@@ -169,6 +216,6 @@ func distinctKeys(t *testing.T, s store.Store, a, b string) {
 	r := newRefresh(b, future())
 	require.NoError(t, s.SaveRefreshToken(ctx(), r))
 	require.NoError(t, s.RevokeFamily(ctx(), a, future()))
-	_, err := s.GetRefreshToken(ctx(), r.Hash)
+	_, err = s.GetRefreshToken(ctx(), r.Hash)
 	assert.NoError(t, err, "family b is not revoked with family a")
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshTokens", testRefreshTokens},
 		{"Revocations", testRevocations},
 		{"JTI", testJTI},
+		{"Consents", testConsents},
 		{"DeleteExpired", testDeleteExpired},
 		{"Keys", testKeys},
 		{"Context", testContext},
