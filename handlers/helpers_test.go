@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
 )
@@ -27,7 +27,7 @@ type testServer struct {
 	HTTP   *httptest.Server
 	Clock  *testClock
 	Audits *auditRecorder
-	Logs   *lockedBuffer
+	Logs   *testutil.LogBuffer
 }
 
 // sharedTestKeys are generated once: an RSA key costs enough that a pair
@@ -45,8 +45,8 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	hs := httptest.NewUnstartedServer(mux)
-	ts := &testServer{HTTP: hs, Clock: &testClock{}, Audits: &auditRecorder{}, Logs: &lockedBuffer{}}
-	logger := slog.New(slog.NewTextHandler(ts.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ts := &testServer{HTTP: hs, Clock: &testClock{}, Audits: &auditRecorder{}, Logs: &testutil.LogBuffer{}}
+	logger := ts.Logs.Logger()
 	cfg := Config{
 		Store: memory.New(), SigningKeys: keys, Now: ts.Clock.Now, Logger: logger,
 		Audit: teeSink{ts.Audits, SlogAudit{Logger: logger}},
@@ -117,25 +117,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
-}
-
-// lockedBuffer is a bytes.Buffer the server's logger may write while a
-// test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // teeSink hands every audit event to each sink.

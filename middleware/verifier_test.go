@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store/memory"
 )
 
@@ -188,9 +189,9 @@ func TestMiddleware(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			logs := &logBuffer{}
+			logs := &testutil.LogBuffer{}
 			v := newTestVerifier(t, func(c *VerifierConfig) {
-				c.Now, c.Revocations, c.Logger = clock.Now, revocations, logs.logger()
+				c.Now, c.Revocations, c.Logger = clock.Now, revocations, logs.Logger()
 			})
 			w := serve(v.Middleware(claimsEcho), tt.request())
 			if tt.challenge == "" {
@@ -292,8 +293,8 @@ func (failingRevocations) IsAccessTokenRevoked(context.Context, string) (bool, e
 
 func TestRevocationStoreErrorFailsClosed(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
-	v := newTestVerifier(t, func(c *VerifierConfig) { c.Revocations, c.Logger = failingRevocations{}, logs.logger() })
+	logs := &testutil.LogBuffer{}
+	v := newTestVerifier(t, func(c *VerifierConfig) { c.Revocations, c.Logger = failingRevocations{}, logs.Logger() })
 	raw := signToken(t, testECKey(), jose.ES256, "k1", "at+jwt", validClaims(time.Now()))
 	w := serve(v.Middleware(claimsEcho), bearerRequest(raw))
 	assert.Equal(t, http.StatusUnauthorized, w.Code)

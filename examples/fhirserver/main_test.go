@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,27 +21,11 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/internal/testutil"
 )
 
 const testAdminToken = "test-admin-token"
-
-// syncBuffer collects the server's log across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startDemo runs the demo as `go run` would, on a free loopback port, and
 // returns its base URL once it logs that it is listening.
@@ -54,7 +37,7 @@ func startDemo(t *testing.T, args ...string) string {
 	require.NoError(t, ln.Close())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	done := make(chan error, 1)
 	env := func(k string) string {
 		if k == adminTokenEnv {
