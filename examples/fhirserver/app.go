@@ -54,9 +54,29 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
+	data := newDemoData()
+	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
+		Issuer:      auth.Issuer(),
+		FHIRBase:    auth.FHIRBaseURL(),
+		SigningKeys: keys,
+		Revocations: st,
+		Data:        data,
+		Access:      newDemoAccess(auth.FHIRBaseURL()),
+		Logger:      log,
+	})
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	fhirPath, err := basePathOf(auth.FHIRBaseURL())
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	auth.Mount(mux)
-	mux.Handle("GET /fhir/metadata", capabilityStatement(auth))
+	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
+	mux.Handle(fhirPath+"/", fhirAPI)
 	return &app{handler: mux, fhirBase: fhirBase, close: closeStore}, nil
 }
 
@@ -123,6 +143,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 				"resource": []any{
 					resource("Patient", "read", "search-type"),
 					resource("Observation", "read", "search-type"),
+					resource("Practitioner", "read"),
 				},
 			}},
 		}

@@ -8,6 +8,10 @@
 // The FHIR base is {base}/fhir; every other URL is found from
 // {base}/fhir/.well-known/smart-configuration. Set SMART_ADMIN_TOKEN to
 // allow dynamic client registration with that bearer token.
+//
+// The FHIR routes (Patient and Observation read and search, Practitioner
+// read) serve fixed demo data behind the kit's bearer verification and
+// FHIR-aware scope enforcement; see fhirroutes.go and access.go.
 package main
 
 import (
