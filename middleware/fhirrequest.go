@@ -337,15 +337,22 @@ func conditional(req *FHIRRequest) error {
 		return malformed("a conditional interaction needs search parameters")
 	}
 	req.Conditional = true
-	switch req.Method {
-	case http.MethodPut:
-		req.Interaction = scope.Update
-	case http.MethodPatch:
-		req.Interaction = scope.Patch
-	default:
-		req.Interaction = scope.Delete
-	}
+	req.Interaction, _ = writeInteraction(req.Method)
 	return nil
+}
+
+// writeInteraction maps the methods that change one resource, named by
+// id or by search parameters, to their interactions.
+func writeInteraction(method string) (scope.Interaction, bool) {
+	switch method {
+	case http.MethodPut:
+		return scope.Update, true
+	case http.MethodPatch:
+		return scope.Patch, true
+	case http.MethodDelete:
+		return scope.Delete, true
+	}
+	return 0, false
 }
 
 // two maps Type/x: type history, POST _search, type operations and the
@@ -369,18 +376,15 @@ func (p *parser) two(req *FHIRRequest, typ, s string) error {
 		return malformed("invalid resource id")
 	}
 	req.Kind, req.ID = KindInteraction, s
-	switch req.Method {
-	case http.MethodGet:
+	if req.Method == http.MethodGet {
 		req.Interaction = scope.Read
-	case http.MethodPut:
-		req.Interaction = scope.Update
-	case http.MethodPatch:
-		req.Interaction = scope.Patch
-	case http.MethodDelete:
-		req.Interaction = scope.Delete
-	default:
+		return nil
+	}
+	in, ok := writeInteraction(req.Method)
+	if !ok {
 		return malformed("method not allowed on a resource")
 	}
+	req.Interaction = in
 	return nil
 }
 
