@@ -2,13 +2,17 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/fhirkit/smart/store"
 )
@@ -76,6 +80,44 @@ type Config struct {
 
 	// Now is the clock; default time.Now. Tests set it.
 	Now func() time.Time
+
+	// The person side: the authorization endpoint and its pages. Without
+	// an Authenticator the server has no authorization endpoint and
+	// serves backend services only.
+
+	// Authenticator says who the person at the browser is: PasswordLogin,
+	// OIDCLogin, or the host's own.
+	Authenticator Authenticator
+
+	// PatientAccess is the host's rule of which patients a user may see.
+	// It fills the patient picker of a standalone launch and vets every
+	// patient context an authorization carries. Nil: users get no patient
+	// context and no patient/ scopes, except a patient user's own record.
+	PatientAccess PatientAccess
+
+	// Sessions carries a person through login, consent and patient
+	// picker. Nil: an in-memory scs session manager, right for one
+	// process; several replicas share a SQL or Redis store of scs's.
+	// The server sets nothing on a manager it is given.
+	Sessions *scs.SessionManager
+
+	// Pages are the page templates; default DefaultPages().
+	Pages *template.Template
+
+	// ConsentTTL is how long a user's approval of a client's scopes is
+	// remembered; default 90 days. Negative: never remembered.
+	ConsentTTL time.Duration
+
+	// AuthorizeLaunch decides whether a request to the launch endpoint
+	// that comes without a signed-in user (an EHR's back end, say) may
+	// launch an app, typically by checking an API credential; it returns a
+	// name for the audit trail. Nil: only signed-in users launch apps.
+	AuthorizeLaunch func(r *http.Request) (launcher string, err error)
+
+	// SmartStyle is the JSON style document served at the
+	// smart_style_url of every launch (SMART App Launch 2.x §Styles);
+	// default a plain light style.
+	SmartStyle json.RawMessage
 }
 
 // defaultScopes are advertised when Config.ScopesSupported is empty.
@@ -120,6 +162,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ConsentTTL == 0 {
+		c.ConsentTTL = 90 * 24 * time.Hour
+	}
+	if c.Pages == nil {
+		c.Pages = DefaultPages()
+	}
+	if len(c.SmartStyle) == 0 {
+		c.SmartStyle = defaultSmartStyle
 	}
 	return c
 }

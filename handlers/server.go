@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/fhirkit/smart/store"
 )
@@ -23,6 +26,13 @@ type Server struct {
 	auditSink AuditSink
 	now       func() time.Time
 	jwks      *jwksCache
+
+	// The person side.
+	authn       Authenticator
+	access      PatientAccess
+	sessions    *scs.SessionManager
+	crossOrigin *http.CrossOriginProtection
+	pages       *template.Template
 }
 
 // New validates cfg and returns a Server.
@@ -44,16 +54,25 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("handlers: Config.SigningKeys has no %s key", alg)
 		}
 	}
+	sessions := cfg.Sessions
+	if sessions == nil {
+		sessions = newSessionManager(issuer.Scheme == "https")
+	}
 	return &Server{
-		cfg:       cfg,
-		issuer:    issuer,
-		fhirBase:  fhirBase,
-		store:     cfg.Store,
-		keys:      keys,
-		log:       cfg.Logger,
-		auditSink: cfg.Audit,
-		now:       cfg.Now,
-		jwks:      newJWKSCache(cfg.HTTPClient, cfg.Now),
+		authn:       cfg.Authenticator,
+		access:      cfg.PatientAccess,
+		sessions:    sessions,
+		crossOrigin: http.NewCrossOriginProtection(),
+		pages:       cfg.Pages,
+		cfg:         cfg,
+		issuer:      issuer,
+		fhirBase:    fhirBase,
+		store:       cfg.Store,
+		keys:        keys,
+		log:         cfg.Logger,
+		auditSink:   cfg.Audit,
+		now:         cfg.Now,
+		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
 	}, nil
 }
 
