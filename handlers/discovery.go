@@ -29,7 +29,14 @@ const (
 // authorize, launch and OpenID Connect work switches its capabilities on;
 // discovery, the capability list and the CapabilityStatement follow.
 func (s *Server) features() feature {
-	return featToken
+	f := featToken
+	if s.authn != nil {
+		f |= featAuthorize | featEHRLaunch | featOpenID
+		if s.access != nil {
+			f |= featPatientPicker
+		}
+	}
+	return f
 }
 
 // has reports whether every feature of f is present.

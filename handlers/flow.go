@@ -29,6 +29,9 @@ type pendingAuthorization struct {
 	// Offered is the scope shown on the consent page, so a decision can
 	// never add to it.
 	Offered string `json:"offered,omitempty"`
+	// Approved is what the person approved on the consent page, or what a
+	// remembered consent covers.
+	Approved string `json:"approved,omitempty"`
 }
 
 // prompt is the OpenID Connect prompt parameter, as flags.

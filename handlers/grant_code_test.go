@@ -64,7 +64,7 @@ func TestCodeExchangeWithOAuth2Client(t *testing.T) {
 				AuthTime int64  `json:"auth_time"`
 			}
 			require.NoError(t, idTok.Claims(&idClaims))
-			assert.Equal(t, "Practitioner/prac-1", idClaims.FHIRUser)
+			assert.Equal(t, ts.Server.FHIRBaseURL()+"/Practitioner/prac-1", idClaims.FHIRUser, "the id_token carries fhirUser as an absolute URL")
 			assert.NotZero(t, idClaims.AuthTime)
 
 			claims := ts.verifyAccessToken(t, tok.AccessToken)

@@ -43,6 +43,7 @@ const (
 	ErrConsentRequired         = "consent_required"
 	ErrInteractionRequired     = "interaction_required"
 	ErrSlowDown                = "slow_down"
+	ErrRequestNotSupported     = "request_not_supported"
 )
 
 func badRequest(code, description string) *Error {

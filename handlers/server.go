@@ -153,4 +153,15 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.Handle(iss+"/register/{client_id}", s.Management())
 	mux.Handle(iss+"/introspect", s.Introspection())
 	mux.Handle(iss+"/revoke", s.Revocation())
+	if s.has(featAuthorize) {
+		mux.Handle(iss+"/authorize", s.Authorize())
+		mux.Handle(iss+"/authorize/continue", s.Continue())
+		mux.Handle(iss+"/authorize/patient", s.PatientPicker())
+		mux.Handle(iss+"/authorize/consent", s.Consent())
+		mux.Handle(iss+"/login", s.Login())
+		mux.Handle(iss+"/logout", s.Logout())
+		mux.Handle(iss+"/launch", s.Launch())
+		mux.Handle(iss+"/userinfo", s.Userinfo())
+		mux.Handle(iss+"/smart-style.json", s.SmartStyle())
+	}
 }

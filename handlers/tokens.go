@@ -96,7 +96,7 @@ func (s *Server) mintIDToken(clientID, subject, fhirUser, nonce string, authTime
 	c := idTokenClaims{
 		Issuer: s.Issuer(), Subject: subject, Audience: clientID,
 		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(),
-		Nonce: nonce, FHIRUser: fhirUser,
+		Nonce: nonce, FHIRUser: s.absoluteFHIRUser(fhirUser),
 	}
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()

@@ -1,0 +1,239 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/fhirkit/smart/scope"
+	"github.com/fhirkit/smart/store"
+)
+
+// consentPage is the data of "consent".
+type consentPage struct {
+	page
+	ClientName  string
+	Action      string
+	Scopes      []consentScope
+	PatientName string
+}
+
+// consentScope is one line of the consent page.
+type consentScope struct {
+	Index       int
+	Scope       string
+	Description string
+	Required    bool // identity and launch scopes: the app cannot start without them
+}
+
+// Consent serves the consent step: GET shows the requested access, POST
+// records Allow (with the scopes left ticked) or Deny.
+func (s *Server) Consent() http.Handler {
+	return allowMethods(s.withSession(http.HandlerFunc(s.serveConsent)), http.MethodGet, http.MethodPost)
+}
+
+func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost && !s.checkPageForm(w, r) {
+		return
+	}
+	f := s.loadFlow(ctx, r.FormValue("flow"))
+	if f == nil || f.Offered == "" {
+		s.flowGone(w)
+		return
+	}
+	u := s.sessionUser(ctx)
+	if u == nil {
+		s.startLogin(w, r, s.stepURL("authorize/continue", f.ID), f.ClientName)
+		return
+	}
+	offered, err := scope.ParseSet(f.Offered)
+	if err != nil {
+		s.refuseFlow(w, r, f, u, fmt.Errorf("offered scope of flow: %w", err))
+		return
+	}
+	if r.Method == http.MethodGet {
+		s.showConsent(w, r, f, u, offered)
+		return
+	}
+	if r.PostFormValue("decision") != "allow" {
+		s.refuseFlow(w, r, f, u, &Error{Code: ErrAccessDenied, Description: "the user denied the request", Status: http.StatusForbidden})
+		return
+	}
+	approved := approvedScope(offered, r.PostForm["scope"])
+	f.Approved = approved.String()
+	if err := s.rememberConsent(r, u, f.ClientID, approved); err != nil {
+		s.refuseFlow(w, r, f, u, err)
+		return
+	}
+	s.proceed(w, r, f)
+}
+
+// approvedScope is what the person left ticked, never more than was
+// offered, always with the required scopes (they were not tickable).
+func approvedScope(offered scope.Set, ticked []string) scope.Set {
+	var keep []scope.Scope
+	for _, sc := range offered.Scopes() {
+		if requiredScope(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	for _, raw := range ticked {
+		sc, err := scope.Parse(raw)
+		if err == nil && !requiredScope(sc) && offered.Contains(sc) {
+			keep = append(keep, sc)
+		}
+	}
+	return scope.NewSet(keep...)
+}
+
+// rememberConsent stores the approval so the user is not asked again for
+// the same scopes, unless consent is never remembered.
+func (s *Server) rememberConsent(r *http.Request, u *User, clientID string, approved scope.Set) error {
+	if s.cfg.ConsentTTL < 0 {
+		return nil
+	}
+	now := s.now()
+	err := s.store.SaveConsent(r.Context(), &store.Consent{
+		Subject: u.Subject, ClientID: clientID, Scope: approved.String(),
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ConsentTTL),
+	})
+	if err != nil {
+		return fmt.Errorf("save consent: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *pendingAuthorization, u *User, offered scope.Set) {
+	data := consentPage{
+		page:       newPage("Allow access?", s.csrfToken(r.Context())),
+		ClientName: f.ClientName,
+		Action:     s.stepURL("authorize/consent", f.ID),
+	}
+	data.UserName = displayName(u)
+	for i, sc := range offered.Scopes() {
+		data.Scopes = append(data.Scopes, consentScope{
+			Index: i, Scope: sc.String(), Description: describeScope(sc), Required: requiredScope(sc),
+		})
+	}
+	patient := f.Patient
+	if f.Launch != nil && f.Launch.Patient != "" {
+		patient = f.Launch.Patient
+	}
+	if patient != "" {
+		data.PatientName = s.patientLabel(r, u, patient)
+	}
+	s.renderPage(w, http.StatusOK, pageConsent, data)
+}
+
+// patientLabel names a patient as the picker would, "Amy Shaw (pat-1)",
+// or just the id when the policy does not say.
+func (s *Server) patientLabel(r *http.Request, u *User, id string) string {
+	if s.access != nil {
+		list, err := s.access.Patients(r.Context(), u, id, 10)
+		if err == nil {
+			for _, p := range list {
+				if p.ID == id && p.Name != "" {
+					return p.Name + " (" + id + ")"
+				}
+			}
+		}
+	}
+	return id
+}
+
+// displayName is how pages name the signed-in user.
+func displayName(u *User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Subject
+}
+
+// requiredScope reports whether a scope is part of how the app starts
+// (identity, launch context) rather than access the person may withhold.
+func requiredScope(sc scope.Scope) bool {
+	switch sc.Kind() {
+	case scope.Resource, scope.OfflineAccess, scope.OnlineAccess, scope.Opaque:
+		return false
+	}
+	return true
+}
+
+// describeScope says what a scope lets the app do, in plain words.
+func describeScope(sc scope.Scope) string {
+	switch sc.Kind() {
+	case scope.OpenID:
+		return "Confirm your identity"
+	case scope.FHIRUser:
+		return "Know who you are in the health record"
+	case scope.Profile:
+		return "See your name and profile"
+	case scope.Launch:
+		return "Open in the context the health record launched it in"
+	case scope.LaunchContext:
+		return "Know which " + sc.LaunchType() + " is selected"
+	case scope.OfflineAccess:
+		return "Keep access after you close the app, until you revoke it"
+	case scope.OnlineAccess:
+		return "Keep access while you are signed in"
+	case scope.Resource:
+		return describeResource(sc)
+	}
+	return "Use the permission “" + sc.String() + "”"
+}
+
+// describeResource reads a patient/, user/ or system/ scope aloud:
+// "Read and search observations (category laboratory) of the selected
+// patient".
+func describeResource(sc scope.Scope) string {
+	var verbs []string
+	p := sc.Permissions()
+	for _, v := range []struct {
+		perm scope.Permission
+		word string
+	}{
+		{scope.PermCreate, "create"}, {scope.PermRead, "read"}, {scope.PermUpdate, "update"},
+		{scope.PermDelete, "delete"}, {scope.PermSearch, "search"},
+	} {
+		if p&v.perm != 0 {
+			verbs = append(verbs, v.word)
+		}
+	}
+	what := "all health data"
+	if t := sc.ResourceType(); t != "*" {
+		what = "records of type " + t
+	}
+	if params := sc.Params(); len(params) > 0 {
+		var where []string
+		for _, pr := range params {
+			where = append(where, pr.Name+" "+pr.Value)
+		}
+		what += " (only " + strings.Join(where, ", ") + ")"
+	}
+	whose := map[scope.Context]string{
+		scope.Patient: "of the selected patient",
+		scope.User:    "that you can see",
+		scope.System:  "on this server",
+	}[sc.Context()]
+	return capitalize(joinWords(verbs)) + " " + what + " " + whose
+}
+
+// joinWords lists words the way a sentence does: "a", "a and b",
+// "a, b and c".
+func joinWords(w []string) string {
+	switch len(w) {
+	case 0:
+		return "use"
+	case 1:
+		return w[0]
+	}
+	return strings.Join(w[:len(w)-1], ", ") + " and " + w[len(w)-1]
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"net/http"
+	"unicode/utf8"
+)
+
+// Picker bounds: the list shows at most pickerLimit patients, and a
+// search box once the user may see pickerSearchFrom or more.
+const (
+	pickerLimit      = 50
+	pickerSearchFrom = 10
+	maxPickerQuery   = 100
+)
+
+// pickerPage is the data of "picker".
+type pickerPage struct {
+	page
+	ClientName string
+	Action     string
+	Flow       string
+	Query      string
+	ShowSearch bool
+	Patients   []PatientSummary
+}
+
+// PatientPicker serves the patient picker of a standalone launch: GET
+// lists the patients the user may see (with a search box when there are
+// many), POST picks one.
+func (s *Server) PatientPicker() http.Handler {
+	return allowMethods(s.withSession(http.HandlerFunc(s.servePicker)), http.MethodGet, http.MethodPost)
+}
+
+func (s *Server) servePicker(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost && !s.checkPageForm(w, r) {
+		return
+	}
+	f := s.loadFlow(ctx, r.FormValue("flow"))
+	if f == nil {
+		s.flowGone(w)
+		return
+	}
+	u := s.sessionUser(ctx)
+	if u == nil {
+		s.startLogin(w, r, s.stepURL("authorize/continue", f.ID), f.ClientName)
+		return
+	}
+	if s.access == nil {
+		s.proceed(w, r, f)
+		return
+	}
+	if r.Method == http.MethodGet {
+		s.showPicker(w, r, f, u)
+		return
+	}
+	if r.PostFormValue("decision") == "deny" {
+		s.refuseFlow(w, r, f, u, &Error{Code: ErrAccessDenied, Description: "the user cancelled the patient selection", Status: http.StatusForbidden})
+		return
+	}
+	id := r.PostFormValue("patient")
+	ok, err := s.mayAccess(ctx, u, id)
+	if err != nil {
+		s.refuseFlow(w, r, f, u, err)
+		return
+	}
+	if id == "" || !ok {
+		// Not a choice the page offered: a tampered form. Say so on our
+		// page; the app learns nothing about which patients exist.
+		s.showError(w, http.StatusForbidden, "That patient cannot be chosen", "Go back and choose a patient from the list.")
+		return
+	}
+	f.Patient = id
+	s.proceed(w, r, f)
+}
+
+func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAuthorization, u *User) {
+	q := r.URL.Query().Get("q")
+	if len(q) > maxPickerQuery || !utf8.ValidString(q) {
+		q = ""
+	}
+	list, err := s.access.Patients(r.Context(), u, q, pickerLimit+1)
+	if err != nil {
+		s.refuseFlow(w, r, f, u, err)
+		return
+	}
+	if len(list) > pickerLimit {
+		list = list[:pickerLimit]
+	}
+	data := pickerPage{
+		page:       newPage("Choose a patient", s.csrfToken(r.Context())),
+		ClientName: f.ClientName,
+		Action:     s.endpoint("authorize/patient"),
+		Flow:       f.ID,
+		Query:      q,
+		ShowSearch: q != "" || len(list) >= pickerSearchFrom,
+		Patients:   list,
+	}
+	data.UserName = displayName(u)
+	s.renderPage(w, http.StatusOK, pagePicker, data)
+}
