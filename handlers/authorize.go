@@ -104,9 +104,10 @@ func parseAuthorizeParams(v url.Values) (*authorizeParams, error) {
 }
 
 // Authorize serves the authorization endpoint (RFC 6749 §3.1) by GET
-// and POST.
+// and POST. A POST comes from the app's page, another origin by design,
+// so this endpoint alone of the page endpoints takes cross-origin posts.
 func (s *Server) Authorize() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveAuthorize)), http.MethodGet, http.MethodPost)
+	return allowMethods(s.sessions.LoadAndSave(http.HandlerFunc(s.serveAuthorize)), http.MethodGet, http.MethodPost)
 }
 
 // AuthorizeURL is the authorization endpoint's absolute URL.

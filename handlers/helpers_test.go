@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,11 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	require.NoError(t, err)
 	ts.Store = cfg.Store
 	ts.Mount(mux)
+	// A page of the host's own, behind RequireLogin, that shows the
+	// session's CSRF token, as an EHR page's launch form would carry it.
+	mux.Handle("/test/csrf", ts.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, ts.CSRFToken(r))
+	})))
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return ts

@@ -166,6 +166,9 @@ func parseFHIRContext(raw []byte) (json.RawMessage, error) {
 	if err := dec.Decode(&items); err != nil {
 		return nil, errors.New("must be a JSON array of objects with reference, canonical, identifier, type and role")
 	}
+	if items == nil {
+		return nil, errors.New("must be a JSON array")
+	}
 	if dec.More() {
 		return nil, errors.New("trailing data after the array")
 	}
@@ -176,6 +179,9 @@ func parseFHIRContext(raw []byte) (json.RawMessage, error) {
 		if err := it.check(); err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}
+	}
+	if len(items) == 0 {
+		return nil, nil
 	}
 	return json.Marshal(items)
 }

@@ -225,3 +225,6 @@ func pkceChallenge(verifier string) string { return oauth2.S256ChallengeFromVeri
 
 // randomSuffix makes ids unique within a test.
 func randomSuffix() string { return secret.ID() }
+
+// regexpCode finds the code on the out-of-band page.
+var regexpCode = regexp.MustCompile(`<code class="secret" id="code" aria-label="Authorization code">([^<]+)</code>`)
