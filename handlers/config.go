@@ -85,8 +85,8 @@ type Config struct {
 	// an Authenticator the server has no authorization endpoint and
 	// serves backend services only.
 
-	// Authenticator says who the person at the browser is: PasswordLogin,
-	// OIDCLogin, or the host's own.
+	// Authenticator says who the person at the browser is: login.Password,
+	// login.OIDC, or the host's own.
 	Authenticator Authenticator
 
 	// PatientAccess is the host's rule of which patients a user may see.

@@ -87,7 +87,7 @@ func splitFHIRUser(ref string) (typ, id string) {
 // URL before it calls Authenticate, and renews the session id once a
 // login succeeds.
 //
-// PasswordLogin and OIDCLogin are the two built-ins.
+// Package login has the two built-ins: login.Password and login.OIDC.
 type Authenticator interface {
 	Authenticate(w http.ResponseWriter, r *http.Request, l *Login) (*User, error)
 }
