@@ -113,14 +113,14 @@ func TestSessionRenewedAtLogin(t *testing.T) {
 	// The planted id carries no user.
 	attacker := newBrowser(t, ts)
 	u, _ := url.Parse(ts.Issuer())
-	attacker.client.Jar.SetCookies(u, []*http.Cookie{{Name: "smart_session", Value: before}})
+	attacker.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "smart_session", Value: before}})
 	assert.False(t, attacker.signedIn(t))
 }
 
 func (b *browser) cookie(t testing.TB, name string) string {
 	u, err := url.Parse(b.ts.Issuer())
 	require.NoError(t, err)
-	for _, c := range b.client.Jar.Cookies(u) {
+	for _, c := range b.Client.Jar.Cookies(u) {
 		if c.Name == name {
 			return c.Value
 		}

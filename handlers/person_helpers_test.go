@@ -2,10 +2,7 @@ package handlers
 
 import (
 	"context"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -16,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fhirkit/smart/internal/secret"
+	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -102,113 +100,32 @@ func (ts *testServer) personClient(t testing.TB, redirects ...string) *store.Cli
 	})
 }
 
-// browser is a person's browser: a cookie jar and a client that stops at
-// every redirect, so each step can be seen.
+// browser is testutil's browser, bound to a test server.
 type browser struct {
-	t      testing.TB
-	ts     *testServer
-	client *http.Client
+	*testutil.Browser
+	t  testing.TB
+	ts *testServer
 }
 
 func newBrowser(t testing.TB, ts *testServer) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &browser{t: t, ts: ts, client: &http.Client{
-		Jar:           jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &browser{Browser: testutil.NewBrowser(t, ts.Issuer()), t: t, ts: ts}
 }
 
-// page is one answer the browser saw.
-type seenPage struct {
-	Status   int
-	Header   http.Header
-	Body     string
-	Location string
-}
+type seenPage = testutil.Page
 
-func (b *browser) do(req *http.Request) *seenPage {
-	b.t.Helper()
-	resp, err := b.client.Do(req)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(b.t, err)
-	return &seenPage{Status: resp.StatusCode, Header: resp.Header, Body: string(body), Location: resp.Header.Get("Location")}
-}
-
-func (b *browser) get(rawURL string) *seenPage {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
-	require.NoError(b.t, err)
-	return b.do(req)
-}
-
-// post submits a form as a same-origin page would.
-func (b *browser) post(rawURL string, form url.Values) *seenPage {
-	b.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, rawURL, strings.NewReader(form.Encode()))
-	require.NoError(b.t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	return b.do(req)
-}
-
-// follow follows redirects that stay on the server and returns the page
-// it lands on, or the redirect that leaves (to the app).
-func (b *browser) follow(p *seenPage) *seenPage {
-	b.t.Helper()
-	for i := 0; p.Location != "" && i < 10; i++ {
-		if !strings.HasPrefix(p.Location, b.ts.Issuer()) {
-			return p
-		}
-		p = b.get(p.Location)
-	}
-	return p
-}
+func (b *browser) do(req *http.Request) *seenPage             { return b.Do(req) }
+func (b *browser) get(rawURL string) *seenPage                { return b.Get(rawURL) }
+func (b *browser) post(rawURL string, f url.Values) *seenPage { return b.Post(rawURL, f) }
+func (b *browser) follow(p *seenPage) *seenPage               { return b.Follow(p) }
+func (b *browser) submit(p *seenPage, f url.Values) *seenPage { return b.Submit(p, f) }
+func (b *browser) signIn(p *seenPage, user string) *seenPage  { return b.SignIn(p, user, user) }
+func (b *browser) allow(p *seenPage) *seenPage                { return b.Allow(p) }
 
 var (
-	formAction = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
-	csrfInput  = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	formAction = testutil.FormAction
+	csrfInput  = testutil.CSRFInput
 	flowInput  = regexp.MustCompile(`name="flow" value="([^"]*)"`)
 )
-
-// submit posts the page's first POST form with the given fields plus the
-// page's CSRF token and flow.
-func (b *browser) submit(p *seenPage, fields url.Values) *seenPage {
-	b.t.Helper()
-	action := formAction.FindStringSubmatch(p.Body)
-	require.NotNil(b.t, action, "no form on the page:\n%s", p.Body)
-	form := url.Values{}
-	for k, v := range fields {
-		form[k] = v
-	}
-	if m := csrfInput.FindStringSubmatch(p.Body); m != nil {
-		form.Set("csrf_token", html.UnescapeString(m[1]))
-	}
-	if m := flowInput.FindStringSubmatch(p.Body); m != nil {
-		form.Set("flow", html.UnescapeString(m[1]))
-	}
-	return b.post(html.UnescapeString(action[1]), form)
-}
-
-// signIn fills the login page as user.
-func (b *browser) signIn(p *seenPage, user string) *seenPage {
-	b.t.Helper()
-	require.Contains(b.t, p.Body, `<label for="username">Username</label>`, "expected the login page")
-	return b.follow(b.submit(p, url.Values{"username": {user}, "password": {user}}))
-}
-
-// allow presses Allow on the consent page, leaving every box ticked.
-func (b *browser) allow(p *seenPage) *seenPage {
-	b.t.Helper()
-	require.Contains(b.t, p.Body, ">Allow</button>", "expected the consent page")
-	var ticked []string
-	for _, m := range regexp.MustCompile(`name="scope" value="([^"]*)"`).FindAllStringSubmatch(p.Body, -1) {
-		ticked = append(ticked, html.UnescapeString(m[1]))
-	}
-	return b.follow(b.submit(p, url.Values{"decision": {"allow"}, "scope": ticked}))
-}
 
 // appQuery parses the query of a redirect to the app.
 func appQuery(t testing.TB, p *seenPage) url.Values {

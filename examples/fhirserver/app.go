@@ -42,19 +42,28 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	}
 	base := strings.TrimSuffix(o.baseURL, "/")
 	fhirBase := base + "/fhir"
+	passwords, err := newPasswordLogin(log)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	data := newDemoData()
+	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
 		FHIRBaseURL:           fhirBase,
 		Store:                 st,
 		SigningKeys:           keys,
 		AuthorizeRegistration: adminGate(adminToken),
+		AuthorizeLaunch:       adminGate(adminToken),
+		Authenticator:         passwords,
+		PatientAccess:         access,
 		Logger:                log,
 	})
 	if err != nil {
 		closeStore()
 		return nil, err
 	}
-	data := newDemoData()
 	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
 		Issuer:      auth.Issuer(),
 		FHIRBase:    auth.FHIRBaseURL(),
@@ -77,6 +86,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, log: log}))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeStore}, nil
 }
 

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"cmp"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/store"
+)
+
+// ehrPage is a tiny EHR screen: the signed-in clinician picks one of
+// their patients and an app, and launches it (SMART EHR launch). The form
+// posts to the kit's launch endpoint with the session's CSRF token.
+type ehrPage struct {
+	auth    *handlers.Server
+	clients store.ClientStore
+	access  personAccess
+	log     *slog.Logger
+}
+
+// ehrView is what the template shows.
+type ehrView struct {
+	User      *handlers.User
+	Patients  []handlers.PatientSummary
+	Apps      []*store.Client
+	LaunchURL string
+	LogoutURL string
+	CSRFToken string
+}
+
+func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u := handlers.SignedInUser(r)
+	patients, err := p.access.Patients(r.Context(), u, "", 100)
+	if err != nil {
+		p.fail(w, "list patients", err)
+		return
+	}
+	apps, err := p.launchableApps(r)
+	if err != nil {
+		p.fail(w, "list apps", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = ehrTemplate.Execute(w, ehrView{
+		User: u, Patients: patients, Apps: apps, LaunchURL: p.auth.LaunchURL(),
+		LogoutURL: p.auth.Issuer() + "/logout", CSRFToken: p.auth.CSRFToken(r),
+	})
+}
+
+// launchableApps are the registered apps with an EHR-launch URL: those
+// the administrator registered and those the user registered.
+func (p ehrPage) launchableApps(r *http.Request) ([]*store.Client, error) {
+	var apps []*store.Client
+	for _, owner := range []string{"admin", handlers.SignedInUser(r).Subject} {
+		list, err := p.clients.ListClients(r.Context(), owner)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range list {
+			if c.LaunchURI != "" {
+				apps = append(apps, c)
+			}
+		}
+	}
+	slices.SortFunc(apps, func(a, b *store.Client) int { return cmp.Compare(a.Name, b.Name) })
+	return apps, nil
+}
+
+func (p ehrPage) fail(w http.ResponseWriter, what string, err error) {
+	p.log.Error("ehr page", "step", what, "err", err)
+	http.Error(w, "The EHR page could not be shown.", http.StatusInternalServerError)
+}
+
+var ehrTemplate = template.Must(template.New("ehr").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo EHR</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; margin: 0; padding: 2rem 1rem; }
+main { max-width: 36rem; margin: 0 auto; }
+label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
+select, button { font: inherit; padding: .5rem; }
+button { margin-top: 1rem; }
+</style>
+</head>
+<body>
+<main>
+<h1>Demo EHR</h1>
+<p>Signed in as {{.User.Name}} ({{.User.FHIRUser}}).</p>
+{{if and .Patients .Apps}}
+<form method="post" action="{{.LaunchURL}}">
+<input type="hidden" name="csrf_token" value="{{.CSRFToken}}">
+<label for="patient">Patient</label>
+<select id="patient" name="patient">
+{{range .Patients}}<option value="{{.ID}}">{{.Name}} ({{.ID}})</option>
+{{end}}</select>
+<label for="client_id">App</label>
+<select id="client_id" name="client_id">
+{{range .Apps}}<option value="{{.ID}}">{{or .Name .ID}}</option>
+{{end}}</select>
+<button type="submit">Launch</button>
+</form>
+{{else if not .Apps}}<p>No registered app has an EHR launch URL (initiate_login_uri) yet.</p>
+{{else}}<p>You have no patients.</p>{{end}}
+<form method="post" action="{{.LogoutURL}}">
+<input type="hidden" name="csrf_token" value="{{.CSRFToken}}">
+<input type="hidden" name="return_to" value="/ehr">
+<button type="submit">Sign out</button>
+</form>
+</main>
+</body>
+</html>
+`))
