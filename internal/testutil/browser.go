@@ -76,10 +76,14 @@ func (b *Browser) Post(rawURL string, form url.Values) *Page {
 func (b *Browser) Follow(p *Page) *Page {
 	b.T.Helper()
 	for i := 0; p.Location != "" && i < 10; i++ {
-		if !strings.HasPrefix(p.Location, b.Origin) {
+		next := p.Location
+		if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") {
+			next = b.Origin + next // a path on the same origin
+		}
+		if !strings.HasPrefix(next, b.Origin) {
 			return p
 		}
-		p = b.Get(p.Location)
+		p = b.Get(next)
 	}
 	return p
 }
