@@ -56,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	sessions := cfg.Sessions
 	if sessions == nil {
-		sessions = newSessionManager(issuer.Scheme == "https")
+		sessions = NewSessionManager(nil, issuer.Scheme == "https")
 	}
 	return &Server{
 		authn:       cfg.Authenticator,

@@ -28,17 +28,23 @@ const (
 // per open tab, in practice); the oldest is dropped beyond it.
 const maxFlows = 8
 
-// newSessionManager is the default: in memory, a cookie scoped to the
-// issuer's host, Secure on https, SameSite Lax so it survives the
-// top-level navigation back from an identity provider, and a short idle
-// timeout, since a session here is a sign-in to health records.
-func newSessionManager(issuerHTTPS bool) *scs.SessionManager {
+// NewSessionManager returns the session manager the server uses unless
+// Config.Sessions names another, over st (nil: in memory; one of scs's SQL
+// or Redis stores lets several replicas share sessions): a host-only
+// cookie, Secure when secure (set it whenever the issuer is https),
+// SameSite Lax so it survives the top-level navigation back from an
+// identity provider, a 30-minute idle timeout and a 12-hour lifetime,
+// since a session here is a sign-in to health records.
+func NewSessionManager(st scs.Store, secure bool) *scs.SessionManager {
 	m := scs.New()
+	if st != nil {
+		m.Store = st
+	}
 	m.Lifetime = 12 * time.Hour
 	m.IdleTimeout = 30 * time.Minute
 	m.Cookie.Name = "smart_session"
 	m.Cookie.HttpOnly = true
-	m.Cookie.Secure = issuerHTTPS
+	m.Cookie.Secure = secure
 	m.Cookie.SameSite = http.SameSiteLaxMode
 	m.Cookie.Persist = false
 	return m

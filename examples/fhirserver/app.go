@@ -47,6 +47,12 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
+	sessions, stopSessions, err := newSessions(ctx, st, base)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	closeAll := func() error { stopSessions(); return closeStore() }
 	data := newDemoData()
 	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
 	auth, err := handlers.New(handlers.Config{
@@ -58,10 +64,11 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		AuthorizeLaunch:       adminGate(adminToken),
 		Authenticator:         passwords,
 		PatientAccess:         access,
+		Sessions:              sessions,
 		Logger:                log,
 	})
 	if err != nil {
-		closeStore()
+		closeAll()
 		return nil, err
 	}
 	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
@@ -74,12 +81,12 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		Logger:      log,
 	})
 	if err != nil {
-		closeStore()
+		closeAll()
 		return nil, err
 	}
 	fhirPath, err := basePathOf(auth.FHIRBaseURL())
 	if err != nil {
-		closeStore()
+		closeAll()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -87,7 +94,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
 	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, log: log}))
-	return &app{handler: mux, fhirBase: fhirBase, close: closeStore}, nil
+	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }
 
 // openStore opens the -store DSN: memory, or a SQL database.

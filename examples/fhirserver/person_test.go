@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -179,4 +181,40 @@ func TestContractEHRPage(t *testing.T) {
 	to := b.Redirect(b.Submit(page, url.Values{"client_id": {d.conf.ClientID}, "patient": {"pat-2"}}))
 	assert.Equal(t, appLaunch, "https://"+to.Host+to.Path)
 	assert.NotEmpty(t, to.Query().Get("launch"))
+}
+
+// TestRestartKeepsSignIn: on SQLite the sign-in sessions live in the
+// database, so a person signed in before a restart is still signed in
+// after it.
+func TestRestartKeepsSignIn(t *testing.T) {
+	t.Parallel()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "smart.db")
+	var b *testutil.Browser
+	t.Run("first start", func(t *testing.T) {
+		base := startDemo(t, "-store", dsn)
+		b = testutil.NewBrowser(t, base)
+		page := b.SignIn(b.Follow(b.Get(base+"/ehr")), "clinician", "clinician")
+		require.Equal(t, http.StatusOK, page.Status, page.Body)
+	})
+	t.Run("second start", func(t *testing.T) {
+		base := startDemo(t, "-store", dsn)
+		b.T, b.Origin = t, base
+		page := b.Get(base + "/ehr")
+		assert.Equal(t, http.StatusOK, page.Status, "still signed in: %s", page.Location)
+		assert.Contains(t, page.Body, "Dr. Grace Okafor")
+	})
+}
+
+// TestSignInOnPostgreSQL runs the sign-in with the sessions in
+// PostgreSQL (scs's postgresstore), as replicas would share them.
+func TestSignInOnPostgreSQL(t *testing.T) {
+	dsn := os.Getenv("SMART_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("SMART_TEST_POSTGRES_DSN is not set; set it to a PostgreSQL URL to run the demo on PostgreSQL")
+	}
+	base := startDemo(t, "-store", dsn, "-keys", filepath.Join(t.TempDir(), "keys.pem"))
+	b := testutil.NewBrowser(t, base)
+	page := b.SignIn(b.Follow(b.Get(base+"/ehr")), "clinician", "clinician")
+	require.Equal(t, http.StatusOK, page.Status, page.Body)
+	assert.Equal(t, http.StatusOK, b.Get(base+"/ehr").Status, "the session is found again in PostgreSQL")
 }

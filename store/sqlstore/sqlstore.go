@@ -208,6 +208,14 @@ func newDB(ctx context.Context, db *sql.DB, d Dialect, upTo int64) (*DB, error) 
 	return s, nil
 }
 
+// SQL returns the connection pool, so a host can keep other tables (a
+// session store's, say) in the same database. The store's own tables
+// are the store's: change them only through the store.
+func (db *DB) SQL() *sql.DB { return db.db }
+
+// Dialect returns which database the store runs on.
+func (db *DB) Dialect() Dialect { return db.d.name }
+
 // Close closes the database if [Open] opened it; a *sql.DB handed to
 // [New] stays open for the host to close.
 func (db *DB) Close() error {
