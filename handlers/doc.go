@@ -1,7 +1,12 @@
 // Package handlers is the SMART on FHIR authorization server: discovery
 // (/.well-known/smart-configuration and OpenID Connect discovery), the
 // JWKS, the token endpoint, introspection, revocation, and client
-// registration and management (RFC 7591, RFC 7592), each an http.Handler.
+// registration and management (RFC 7591, RFC 7592); and, once the host
+// says who its users are (Config.Authenticator) and which patients each
+// may see (Config.PatientAccess), the person side: the authorization
+// endpoint with its login, patient picker and consent pages, the EHR
+// launch endpoint and OpenID Connect (id_token, userinfo). Each is an
+// http.Handler.
 //
 // A host builds a Server once from a Config and mounts it on its own mux:
 //
@@ -21,6 +26,15 @@
 //	mux := http.NewServeMux()
 //	srv.Mount(mux) // or mount srv.Token(), srv.JWKS(), ... one by one on any router
 //	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// The pages are embedded html/template (DefaultPages), plain forms that
+// work without JavaScript, protected against CSRF (Go's
+// CrossOriginProtection and a per-session token) and framing; a host
+// replaces them through Config.Pages. The steps of an authorization are
+// carried in an scs session (Config.Sessions; NewSessionManager over one
+// of scs's SQL stores lets replicas share them), and everything else in
+// the Store. RequireLogin puts the same sign-in in front of a host's own
+// pages, such as an EHR screen that launches apps.
 //
 // Clients are registered with Server.RegisterClient, or over HTTP when
 // Config.AuthorizeRegistration lets a request in; both apply the same
