@@ -48,3 +48,23 @@ func FuzzAuthorizeQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLaunchContext feeds arbitrary launch forms to the launch context
+// parser: it must never panic, and whatever it accepts re-encodes to a
+// fhirContext that it accepts again unchanged.
+func FuzzLaunchContext(f *testing.F) {
+	f.Add("pat-1", "enc-1", `[{"reference":"Encounter/1","role":"https://x/role"}]`, "true")
+	f.Add("", "", `[{"identifier":{"system":"s","value":"v"}}]`, "")
+	f.Add("a/b", "", `[{"reference":null}]`, "maybe")
+	f.Fuzz(func(t *testing.T, patient, encounter, fhirContext, banner string) {
+		form := url.Values{"patient": {patient}, "encounter": {encounter}, "fhirContext": {fhirContext}, "need_patient_banner": {banner}}
+		lc, err := parseLaunchContext(form)
+		if err != nil || len(lc.FHIRContext) == 0 {
+			return
+		}
+		again, err := parseFHIRContext(lc.FHIRContext)
+		if err != nil || string(again) != string(lc.FHIRContext) {
+			t.Fatalf("accepted %q, re-encoded %q, then %q (%v)", fhirContext, lc.FHIRContext, again, err)
+		}
+	})
+}

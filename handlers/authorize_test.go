@@ -159,6 +159,10 @@ func TestRememberedConsentAndPromptConsent(t *testing.T) {
 	q.Set("scope", "openid fhirUser launch/patient patient/*.rs offline_access")
 	wider := authorizeFor(t, ts, b, q)
 	assert.Contains(t, wider.Body, ">Allow</button>", "a scope not approved before is asked for")
+
+	require.NoError(t, ts.RevokeConsent(context.Background(), testUsers["patient"].Subject, client.ID))
+	revoked := authorizeFor(t, ts, b, validQuery(ts, client))
+	assert.Contains(t, revoked.Body, ">Allow</button>", "a revoked consent is asked for again")
 }
 
 func TestConsentUntickedScopeIsNotGranted(t *testing.T) {

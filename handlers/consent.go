@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -236,4 +237,16 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// RevokeConsent forgets what subject approved for clientID, so the next
+// authorization asks again. Tokens already issued stay valid until they
+// expire or are revoked at the revocation endpoint.
+func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) error {
+	err := s.store.DeleteConsent(ctx, subject, clientID)
+	s.audit(ctx, AuditEvent{Action: "consent.revoke", Outcome: outcome(err), ClientID: clientID, Subject: subject})
+	if err != nil {
+		return fmt.Errorf("revoke consent of %q for %q: %w", subject, clientID, err)
+	}
+	return nil
 }
