@@ -171,7 +171,7 @@ func describeScope(sc scope.Scope) string {
 	case scope.Profile:
 		return "See your name and profile"
 	case scope.Launch:
-		return "Open in the context the health record launched it in"
+		return "Receive the patient and context the health record opened it with"
 	case scope.LaunchContext:
 		return "Know which " + sc.LaunchType() + " is selected"
 	case scope.OfflineAccess:

@@ -88,7 +88,9 @@ body { font: 16px/1.5 system-ui, sans-serif; margin: 0; padding: 2rem 1rem; }
 main { max-width: 36rem; margin: 0 auto; }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
 select, button { font: inherit; padding: .5rem; }
-button { margin-top: 1rem; }
+select { display: block; min-width: 16rem; }
+button { display: block; margin-top: 1rem; padding: .6rem 1.2rem; border-radius: .3rem; border: 1px solid #1f5fae; background: #1f5fae; color: #fff; cursor: pointer; }
+form + form button { background: transparent; color: #1f5fae; }
 </style>
 </head>
 <body>

@@ -15,7 +15,7 @@ var demoUsers = []struct {
 	username string
 	user     handlers.User
 }{
-	{"patient", handlers.User{Subject: "demo-patient", FHIRUser: fhirUserPatient, Name: "Amy Shaw"}},
+	{"patient", handlers.User{Subject: "demo-patient", FHIRUser: fhirUserPatient, Name: "Amy V. Shaw"}},
 	{"clinician", handlers.User{Subject: "demo-clinician", FHIRUser: fhirUserClinician, Name: "Dr. Grace Okafor"}},
 }
 
