@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -138,7 +137,7 @@ func startBrowserDemo(t *testing.T) *browserDemo {
 // and returns its client_id.
 func registerTestApp(t *testing.T, endpoint string, app *smartTestApp) string {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{
+	status, reg := registerClient(t, endpoint, testAdminToken, map[string]any{
 		"client_name":                testAppName,
 		"redirect_uris":              []string{app.URL + "/callback"},
 		"initiate_login_uri":         app.URL + "/launch",
@@ -146,21 +145,10 @@ func registerTestApp(t *testing.T, endpoint string, app *smartTestApp) string {
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"scope":                      testAppRegisteredScope,
 	})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, endpoint, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "registering the test app")
-	require.NotEmpty(t, reg.ClientID)
-	return reg.ClientID
+	require.Equal(t, http.StatusCreated, status, "registering the test app")
+	id, _ := reg["client_id"].(string)
+	require.NotEmpty(t, id)
+	return id
 }
 
 // chromeBinary is the browser to run, and whether the environment named

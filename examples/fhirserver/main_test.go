@@ -97,13 +97,25 @@ type backendClient struct {
 func (c *backendClient) register(t *testing.T, registrationURL, adminToken string) (int, map[string]any) {
 	t.Helper()
 	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: c.key.Public(), KeyID: "k1", Algorithm: "ES384", Use: "sig"}}}
-	body, err := json.Marshal(map[string]any{
+	status, v := registerClient(t, registrationURL, adminToken, map[string]any{
 		"client_name":                "demo backend",
 		"grant_types":                []string{"client_credentials"},
 		"token_endpoint_auth_method": "private_key_jwt",
 		"scope":                      "system/*.rs",
 		"jwks":                       jwks,
 	})
+	if id, ok := v["client_id"].(string); ok {
+		c.clientID = id
+	}
+	return status, v
+}
+
+// registerClient posts RFC 7591 metadata to the registration endpoint,
+// with adminToken as bearer unless it is empty, and returns the status
+// and the answer.
+func registerClient(t *testing.T, registrationURL, adminToken string, metadata map[string]any) (int, map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(metadata)
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, registrationURL, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -116,9 +128,6 @@ func (c *backendClient) register(t *testing.T, registrationURL, adminToken strin
 	defer resp.Body.Close()
 	var v map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
-	if id, ok := v["client_id"].(string); ok {
-		c.clientID = id
-	}
 	return resp.StatusCode, v
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -39,21 +37,12 @@ func startPersonDemo(t *testing.T) *personDemo {
 	t.Helper()
 	d := &personDemo{fhirDemo: startFHIRDemo(t)}
 	d.discovery = getJSON(t, d.fhir+"/.well-known/smart-configuration")
-	body, _ := json.Marshal(map[string]any{
+	status, reg := registerClient(t, d.discovery["registration_endpoint"].(string), testAdminToken, map[string]any{
 		"client_name": "Growth Chart", "redirect_uris": []string{appRedirect},
 		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code", "refresh_token"},
 		"scope": appScope, "initiate_login_uri": appLaunch,
 	})
-	req, err := http.NewRequest(http.MethodPost, d.discovery["registration_endpoint"].(string), bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var reg map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&reg))
+	require.Equal(t, http.StatusCreated, status)
 	d.conf = &oauth2.Config{
 		ClientID: reg["client_id"].(string), RedirectURL: appRedirect,
 		Endpoint: oauth2.Endpoint{
