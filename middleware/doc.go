@@ -46,6 +46,17 @@
 // why goes to VerifierConfig.Logger, since the reason helps an attacker
 // more than a client.
 //
+// # Browser apps
+//
+// CORS lets browser apps call the API from their own origins: by default
+// the origins of the redirect URIs of the token's client (looked up
+// through a ClientLookup such as store.ClientStore), or the host's own
+// policy. Its Middleware goes outside the Verifier and answers preflights
+// without a token; its TokenClientMiddleware goes behind the Verifier,
+// where the token's client is known:
+//
+//	cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(routes))))
+//
 // # What it does not do
 //
 // It issues no tokens (package handlers does) and knows no users. It does

@@ -78,6 +78,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		Revocations: st,
 		Data:        data,
 		Access:      newDemoAccess(auth.FHIRBaseURL()),
+		Clients:     st,
 		Logger:      log,
 	})
 	if err != nil {

@@ -24,6 +24,7 @@ type fhirAPIConfig struct {
 	Revocations store.RevocationStore
 	Data        *fhirData
 	Access      middleware.PatientAccess
+	Clients     store.ClientStore // browser apps may call from their redirect URIs' origins
 	Logger      *slog.Logger
 }
 
@@ -69,6 +70,10 @@ func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
 		return nil, err
 	}
 
+	cors, err := middleware.NewCORS(middleware.CORSConfig{Clients: cfg.Clients, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
 	api := &fhirAPI{data: cfg.Data, base: strings.TrimSuffix(cfg.FHIRBase, "/"), basePath: basePath}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+basePath+"/Patient/{id}", api.readPatient)
@@ -77,7 +82,7 @@ func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
 	mux.HandleFunc("GET "+basePath+"/Observation", api.searchObservations)
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
 	mux.HandleFunc(basePath+"/", api.notSupported)
-	return verifier.Middleware(enforcer.Middleware(mux)), nil
+	return cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(mux)))), nil
 }
 
 // basePathOf returns the path of the FHIR base URL, without a trailing

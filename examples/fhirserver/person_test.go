@@ -207,3 +207,38 @@ func TestSignInOnPostgreSQL(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.Status, page.Body)
 	assert.Equal(t, http.StatusOK, b.Get(base+"/ehr").Status, "the session is found again in PostgreSQL")
 }
+
+// TestContractFHIRCORS: a browser app calls the FHIR API from its own
+// origin (its redirect URI's) with its token; another origin gets no
+// CORS grant, and a preflight needs no token.
+func TestContractFHIRCORS(t *testing.T) {
+	t.Parallel()
+	d := startPersonDemo(t)
+	tok := d.launch(t, "patient", "openid launch/patient patient/*.rs", "")
+	for _, tt := range []struct {
+		origin, want string
+	}{
+		{"https://app.example", "https://app.example"},
+		{"https://evil.example", ""},
+	} {
+		req, err := http.NewRequest(http.MethodGet, d.fhir+"/Patient/pat-1", nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, tt.want, resp.Header.Get("Access-Control-Allow-Origin"), tt.origin)
+	}
+	req, err := http.NewRequest(http.MethodOptions, d.fhir+"/Observation?patient=pat-1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+	assert.Contains(t, strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization")
+}
