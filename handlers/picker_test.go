@@ -11,7 +11,7 @@ import (
 )
 
 // manyPatients is a policy under which the clinician sees a whole ward.
-type manyPatients struct{ testAccess }
+type manyPatients struct{}
 
 func (manyPatients) list() []PatientSummary {
 	var out []PatientSummary
