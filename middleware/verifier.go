@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -490,6 +491,12 @@ type tokenClaims struct {
 type audience []string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
+	// The common case, one plain string, without a second decoder: the
+	// outer one has already checked that b is valid JSON.
+	if n := len(b); n >= 2 && b[0] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 && bytes.IndexByte(b[1:n-1], '"') < 0 {
+		*a = audience{string(b[1 : n-1])}
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -506,9 +513,14 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 type numericDate int64
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
+	if string(b) == "null" {
+		return nil // as encoding/json leaves a number untouched
+	}
+	// b is a JSON literal the outer decoder has validated; a number's text
+	// is what ParseFloat reads, and anything else fails it.
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("NumericDate %.20q is not a number", b)
 	}
 	// Out-of-range dates would overflow into the past or future; refuse
 	// them rather than guess.
