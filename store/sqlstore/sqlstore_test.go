@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/sqlstore"
 	"github.com/fhirkit/smart/store/storetest"
@@ -54,27 +55,7 @@ func namespace() string {
 
 // freshPostgres creates a schema and returns the DSN whose search_path is
 // that schema.
-func freshPostgres(tb testing.TB) string {
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		tb.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to test PostgreSQL", postgresEnv)
-	}
-	admin, err := sql.Open("pgx", base)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { admin.Close() })
-	schema := namespace()
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(tb, err, "create schema")
-	tb.Cleanup(func() {
-		_, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		assert.NoError(tb, err, "drop schema")
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+func freshPostgres(tb testing.TB) string { return testutil.FreshPostgres(tb) }
 
 // freshMySQL creates a database and returns the DSN that uses it.
 func freshMySQL(tb testing.TB) string {

@@ -1,0 +1,43 @@
+package testutil
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"os"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// PostgresEnv names the variable holding the PostgreSQL URL the tests
+// use; tests that need PostgreSQL skip when it is unset.
+const PostgresEnv = "SMART_TEST_POSTGRES_DSN"
+
+// FreshPostgres creates a schema of its own in the database PostgresEnv
+// names, dropped when the test ends, and returns a DSN whose search_path
+// is that schema. It skips the test when PostgresEnv is unset.
+func FreshPostgres(tb testing.TB) string {
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		tb.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to test PostgreSQL", PostgresEnv)
+	}
+	admin, err := sql.Open("pgx", base)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { admin.Close() })
+	schema := "smart_test_" + strings.ToLower(rand.Text())
+	_, err = admin.Exec("CREATE SCHEMA " + schema)
+	require.NoError(tb, err, "create schema")
+	tb.Cleanup(func() {
+		_, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		assert.NoError(tb, err, "drop schema")
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
