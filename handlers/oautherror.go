@@ -1,8 +1,14 @@
 package handlers
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"syscall"
 )
 
 // Error is an OAuth 2.0 protocol error (RFC 6749 §5.2, RFC 7591 §3.2.2,
@@ -60,12 +66,32 @@ func errServer() *Error {
 	return &Error{Code: ErrServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError}
 }
 
+// errUnavailable answers a request the store could not serve because it
+// could not be reached: the client may retry shortly.
+func errUnavailable() *Error {
+	return &Error{Code: ErrTemporarilyUnavailable, Description: "the server is temporarily unable to complete the request; try again shortly", Status: http.StatusServiceUnavailable}
+}
+
 // asError turns any error into a protocol error: an *Error passes through,
+// a store that cannot be reached is temporarily_unavailable (503), and
 // anything else is a server error whose cause is logged by the caller.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	if unreachable(err) {
+		return errUnavailable()
+	}
 	return errServer()
+}
+
+// unreachable reports whether err says the database (or the network to
+// it) is gone, rather than that the server has a bug.
+func unreachable(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)
 }

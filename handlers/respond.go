@@ -31,6 +31,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	if e.Status == http.StatusUnauthorized && e.Code == ErrInvalidClient {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.issuer.String()+`"`)
 	}
