@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/internal/throttle"
 )
 
 // Bounds on what a sign-in form may submit. The server has already
@@ -202,8 +203,8 @@ func (c PasswordConfig) withDefaults() PasswordConfig {
 // to HashPassword's hashes as their passwords change.
 type Password struct {
 	cfg       PasswordConfig
-	accounts  *throttle
-	addresses *throttle
+	accounts  *throttle.Limiter
+	addresses *throttle.Limiter
 	// dummy is checked in place of an unknown user's hash, so that the
 	// answer takes as long as for a known user with a wrong password.
 	dummy storedHash
@@ -231,8 +232,8 @@ func newPassword(cfg PasswordConfig, dummyParams argonParams) (*Password, error)
 	c := cfg.withDefaults()
 	return &Password{
 		cfg:       c,
-		accounts:  newThrottle(c.MaxAccountAttempts, c.AttemptWindow, c.MaxTrackedKeys, c.Now),
-		addresses: newThrottle(c.MaxAddressAttempts, c.AttemptWindow, c.MaxTrackedKeys, c.Now),
+		accounts:  throttle.New(c.MaxAccountAttempts, c.AttemptWindow, c.MaxTrackedKeys, c.Now),
+		addresses: throttle.New(c.MaxAddressAttempts, c.AttemptWindow, c.MaxTrackedKeys, c.Now),
 		dummy:     dummy,
 	}, nil
 }
@@ -256,8 +257,8 @@ func (p *Password) Authenticate(w http.ResponseWriter, r *http.Request, l *handl
 	switch {
 	case err != nil:
 		// Not the person's doing: their attempt does not count.
-		p.addresses.give(addr)
-		p.accounts.give(acct)
+		p.addresses.Give(addr)
+		p.accounts.Give(acct)
 		return nil, err
 	case u == nil:
 		l.ShowForm(w, http.StatusUnauthorized, msgIncorrect)
@@ -265,18 +266,18 @@ func (p *Password) Authenticate(w http.ResponseWriter, r *http.Request, l *handl
 	}
 	// The address keeps its other attempts: otherwise one valid account
 	// would let an attacker reset their address's count at will.
-	p.addresses.give(addr)
-	p.accounts.reset(acct)
+	p.addresses.Give(addr)
+	p.accounts.Reset(acct)
 	return u, nil
 }
 
 // throttled counts the attempt against both limits, or, when either is
 // used up, answers 429 and reports true.
 func (p *Password) throttled(w http.ResponseWriter, r *http.Request, l *handlers.Login, addr, acct string) bool {
-	wait, limit := p.addresses.take(addr), "address"
+	wait, limit := p.addresses.Take(addr), "address"
 	if wait == 0 {
-		if wait, limit = p.accounts.take(acct), "account"; wait > 0 {
-			p.addresses.give(addr) // an attempt never made
+		if wait, limit = p.accounts.Take(acct), "account"; wait > 0 {
+			p.addresses.Give(addr) // an attempt never made
 		}
 	}
 	if wait <= 0 {

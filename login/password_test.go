@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/internal/testutil"
 )
 
 var alice = handlers.User{Subject: "user-1", FHIRUser: "Practitioner/prac-1", Name: "Alice Adams"}
@@ -41,7 +42,7 @@ func (d *countingDirectory) FindAccount(ctx context.Context, username string) (*
 type formRig struct {
 	*Password
 	users *countingDirectory
-	clock *fakeClock
+	clock *testutil.FakeClock
 }
 
 func newFormRig(t *testing.T, cfg PasswordConfig) formRig {
@@ -49,7 +50,7 @@ func newFormRig(t *testing.T, cfg PasswordConfig) formRig {
 	dir := &Directory{params: testParams}
 	require.NoError(t, dir.Add("alice", alicePassword, alice))
 	users := &countingDirectory{UserDirectory: dir}
-	clock := newFakeClock()
+	clock := testutil.NewFakeClock()
 	cfg.Users, cfg.Now = users, clock.Now
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	p, err := newPassword(cfg, testParams)

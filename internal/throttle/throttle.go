@@ -1,4 +1,7 @@
-package login
+// Package throttle counts attempts per key (a username, an address, a
+// client id) in fixed windows, so a guesser is slowed without ever
+// locking a real user out for longer than one window.
+package throttle
 
 import (
 	"container/list"
@@ -6,50 +9,55 @@ import (
 	"time"
 )
 
-// throttle counts sign-in attempts per key (a username, an address) in a
+// Limiter counts attempts per key (a username, an address) in a
 // fixed window that opens at a key's first attempt. Once a key has limit
 // attempts in its window it is refused until the window ends, and no
 // longer: an attacker who fails on purpose can hold a real user off for
 // one window at most, never lock them out.
 //
-// An attempt is counted when it starts (take), not when it fails, so that
+// An attempt is counted when it starts (Take), not when it fails, so that
 // a burst of concurrent guesses, all hashing at once, cannot slip past
 // the limit before the first of them is recorded. A successful attempt is
-// then handed back (give) or the key forgotten (reset).
+// then handed back (Give) or the key forgotten (Reset).
 //
 // Memory is bounded: at most maxKeys keys are tracked, and the oldest
 // window is dropped to make room. An attacker who floods it with fresh
 // keys can so cut a count short, which the per-address limit makes
 // costly; the alternative, refusing everyone once full, would hand them a
 // lockout of all users.
-type throttle struct {
+type Limiter struct {
 	limit   int
 	window  time.Duration
 	maxKeys int
 	now     func() time.Time
 
 	mu    sync.Mutex
-	byKey map[string]*list.Element // of *throttleEntry
+	byKey map[string]*list.Element // of *entry
 	order *list.List               // oldest window first
 }
 
-type throttleEntry struct {
+type entry struct {
 	key      string
 	start    time.Time
 	attempts int
 }
 
-// newThrottle returns a throttle; with a limit below 1 it never refuses.
-func newThrottle(limit int, window time.Duration, maxKeys int, now func() time.Time) *throttle {
-	return &throttle{
+// New returns a Limiter of limit attempts per window for each key,
+// tracking at most maxKeys keys; with a limit below 1 it never refuses.
+// now is the clock (time.Now when nil).
+func New(limit int, window time.Duration, maxKeys int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{
 		limit: limit, window: window, maxKeys: maxKeys, now: now,
 		byKey: make(map[string]*list.Element), order: list.New(),
 	}
 }
 
-// take counts an attempt by key and returns 0, or, when key has used up
+// Take counts an attempt by key and returns 0, or, when key has used up
 // its window, counts nothing and returns how long until the window ends.
-func (t *throttle) take(key string) time.Duration {
+func (t *Limiter) Take(key string) time.Duration {
 	if t.limit < 1 {
 		return 0
 	}
@@ -58,7 +66,7 @@ func (t *throttle) take(key string) time.Duration {
 	e := t.live(key)
 	switch {
 	case e == nil:
-		t.byKey[key] = t.order.PushBack(&throttleEntry{key: key, start: t.now(), attempts: 1})
+		t.byKey[key] = t.order.PushBack(&entry{key: key, start: t.now(), attempts: 1})
 		for t.order.Len() > t.maxKeys {
 			t.remove(t.order.Front())
 		}
@@ -70,8 +78,8 @@ func (t *throttle) take(key string) time.Duration {
 	return 0
 }
 
-// give hands back an attempt that take counted and that did not fail.
-func (t *throttle) give(key string) {
+// Give hands back an attempt that Take counted and that did not fail.
+func (t *Limiter) Give(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.live(key); e != nil && e.attempts > 0 {
@@ -79,8 +87,8 @@ func (t *throttle) give(key string) {
 	}
 }
 
-// reset forgets key's attempts, after it proved itself.
-func (t *throttle) reset(key string) {
+// Reset forgets key's attempts, after it proved itself.
+func (t *Limiter) Reset(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if el, ok := t.byKey[key]; ok {
@@ -91,10 +99,10 @@ func (t *throttle) reset(key string) {
 // live returns key's entry if its window is still open. It first drops
 // the windows that have ended: they are at the front, since windows are
 // queued in the order they opened.
-func (t *throttle) live(key string) *throttleEntry {
+func (t *Limiter) live(key string) *entry {
 	now := t.now()
 	for el := t.order.Front(); el != nil; el = t.order.Front() {
-		if now.Before(el.Value.(*throttleEntry).start.Add(t.window)) {
+		if now.Before(el.Value.(*entry).start.Add(t.window)) {
 			break
 		}
 		t.remove(el)
@@ -105,14 +113,14 @@ func (t *throttle) live(key string) *throttleEntry {
 	}
 	// Checked again: a clock that stepped back can queue an ended window
 	// behind an open one.
-	if e := el.Value.(*throttleEntry); now.Before(e.start.Add(t.window)) {
+	if e := el.Value.(*entry); now.Before(e.start.Add(t.window)) {
 		return e
 	}
 	t.remove(el)
 	return nil
 }
 
-func (t *throttle) remove(el *list.Element) {
-	delete(t.byKey, el.Value.(*throttleEntry).key)
+func (t *Limiter) remove(el *list.Element) {
+	delete(t.byKey, el.Value.(*entry).key)
 	t.order.Remove(el)
 }
