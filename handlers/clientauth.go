@@ -87,9 +87,9 @@ func (s *Server) identifyClient(r *http.Request, form url.Values, endpointURL st
 	var client *store.Client
 	switch {
 	case hasBasic:
-		client, err = s.checkSecret(ctx, basicID, basicSecret, store.AuthMethodClientSecretBasic)
+		client, err = s.guardedSecret(r, basicID, basicSecret, store.AuthMethodClientSecretBasic)
 	case hasPost:
-		client, err = s.checkSecret(ctx, form.Get("client_id"), form.Get("client_secret"), store.AuthMethodClientSecretPost)
+		client, err = s.guardedSecret(r, form.Get("client_id"), form.Get("client_secret"), store.AuthMethodClientSecretPost)
 	case hasJWT:
 		client, err = s.checkAssertion(ctx, form, endpointURL)
 	default:
@@ -162,6 +162,17 @@ func (s *Server) lookupClient(ctx context.Context, id, method string) (*store.Cl
 		return nil, failAuth(id, "the client registered %s but used %s", client.AuthMethod, method)
 	}
 	return client, nil
+}
+
+// guardedSecret is checkSecret behind the failed-attempt limits.
+func (s *Server) guardedSecret(r *http.Request, id, secret, method string) (*store.Client, error) {
+	end, err := s.secrets.begin(r, id)
+	if err != nil {
+		return nil, err
+	}
+	client, err := s.checkSecret(r.Context(), id, secret, method)
+	end(err == nil)
+	return client, err
 }
 
 // checkSecret compares the SHA-256 of the presented secret with the

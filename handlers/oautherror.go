@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+	"time"
 )
 
 // Error is an OAuth 2.0 protocol error (RFC 6749 §5.2, RFC 7591 §3.2.2,
@@ -19,6 +20,8 @@ type Error struct {
 	Code        string // "invalid_grant", "invalid_client", ...
 	Description string
 	Status      int
+
+	retryAfter time.Duration // sent as Retry-After with a 429 or 503
 }
 
 func (e *Error) Error() string {

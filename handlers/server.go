@@ -26,6 +26,7 @@ type Server struct {
 	auditSink AuditSink
 	now       func() time.Time
 	jwks      *jwksCache
+	secrets   *secretGuard
 
 	// The person side.
 	authn       Authenticator
@@ -73,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 		auditSink:   cfg.Audit,
 		now:         cfg.Now,
 		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
+		secrets:     newSecretGuard(cfg.Now),
 	}, nil
 }
 
