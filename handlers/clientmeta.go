@@ -254,8 +254,9 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 // normalize checks m against the registration rules and returns it with
 // the defaults filled in, the scope in canonical form and Extra cleared of
 // what a client may not register. A refusal is an *Error with the RFC 7591
-// §3.2.2 code.
-func (m ClientMetadata) normalize() (ClientMetadata, error) {
+// §3.2.2 code. secretBackends allows client_credentials with a client
+// secret (Config.SecretClientCredentials).
+func (m ClientMetadata) normalize(secretBackends bool) (ClientMetadata, error) {
 	if m.TokenEndpointAuthMethod == "" {
 		m.TokenEndpointAuthMethod = store.AuthMethodClientSecretBasic // RFC 7591 §2
 	}
@@ -264,7 +265,9 @@ func (m ClientMetadata) normalize() (ClientMetadata, error) {
 	}
 	m.GrantTypes = dedupe(m.GrantTypes)
 	for _, check := range []func(*ClientMetadata) error{
-		checkAuthMethod, checkGrantTypes, checkResponseTypes, checkRedirectURIs,
+		checkAuthMethod,
+		func(m *ClientMetadata) error { return checkGrantTypes(m, secretBackends) },
+		checkResponseTypes, checkRedirectURIs,
 		checkKeys, checkScope, checkURIs,
 	} {
 		if err := check(&m); err != nil {
@@ -303,7 +306,7 @@ func checkAuthMethod(m *ClientMetadata) error {
 	return invalidMetadata("token_endpoint_auth_method %q is not supported (none, client_secret_basic, client_secret_post, private_key_jwt)", m.TokenEndpointAuthMethod)
 }
 
-func checkGrantTypes(m *ClientMetadata) error {
+func checkGrantTypes(m *ClientMetadata, secretBackends bool) error {
 	for _, g := range m.GrantTypes {
 		switch g {
 		case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials:
@@ -315,10 +318,12 @@ func checkGrantTypes(m *ClientMetadata) error {
 		return invalidMetadata("grant_type refresh_token needs authorization_code: refresh tokens are only issued from a code")
 	}
 	if slices.Contains(m.GrantTypes, GrantClientCredentials) {
-		// SMART Backend Services authenticates clients by asymmetric keys only.
+		// SMART Backend Services authenticates clients by asymmetric keys
+		// only; a server may admit secrets too (Config.SecretClientCredentials).
 		switch {
 		case m.TokenEndpointAuthMethod == store.AuthMethodNone:
 			return invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials")
+		case secretBackends && usesSecret(m.TokenEndpointAuthMethod):
 		case m.TokenEndpointAuthMethod != store.AuthMethodPrivateKeyJWT:
 			return invalidMetadata("client_credentials needs token_endpoint_auth_method private_key_jwt (SMART Backend Services)")
 		}

@@ -57,6 +57,14 @@ type Config struct {
 	MaxAssertionTTL     time.Duration // how far ahead a client assertion's exp may be; default and cap 5 minutes
 	RotateRefreshTokens bool          // rotate confidential clients' refresh tokens too; public clients' always rotate
 
+	// SecretClientCredentials lets clients that authenticate with a client
+	// secret (client_secret_basic or client_secret_post) register for and
+	// use the client_credentials grant (RFC 6749 §4.4): machine clients
+	// outside SMART. Off by default, as SMART Backend Services requires
+	// private_key_jwt: a shared secret is the weaker credential. Either
+	// way a client_credentials token carries system/ scopes only.
+	SecretClientCredentials bool
+
 	// AuthorizeRegistration decides whether a dynamic client registration
 	// request (RFC 7591 §3) may proceed, typically by checking an initial
 	// access token; it returns an owner name recorded on the client, or an

@@ -10,12 +10,13 @@ import (
 
 // grantClientCredentials issues a backend-services token (SMART Backend
 // Services, RFC 6749 §4.4): to a client that authenticated with
-// private_key_jwt, for system/ scopes only, no more than the client
+// private_key_jwt (or a client secret, if Config.SecretClientCredentials
+// allows it), for system/ scopes only, no more than the client
 // registered, short-lived, with no refresh token and no id_token.
 func (s *Server) grantClientCredentials(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
 	client := req.client
 	req.event.Subject = client.ID
-	if client.AuthMethod != store.AuthMethodPrivateKeyJWT {
+	if client.AuthMethod != store.AuthMethodPrivateKeyJWT && !(s.cfg.SecretClientCredentials && usesSecret(client.AuthMethod)) {
 		return nil, badRequest(ErrUnauthorizedClient, "client_credentials needs private_key_jwt client authentication")
 	}
 	granted, err := s.backendScope(req)

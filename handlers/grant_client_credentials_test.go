@@ -121,3 +121,70 @@ func TestClientCredentialsRefusals(t *testing.T) {
 		require.True(t, found)
 	})
 }
+
+func TestClientCredentialsWithSecretWhenAllowed(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(c *Config) { c.SecretClientCredentials = true })
+	basic, basicSecret := ts.secretClient(t, store.AuthMethodClientSecretBasic, "system/*.rs", GrantClientCredentials)
+	post, postSecret := ts.secretClient(t, store.AuthMethodClientSecretPost, "system/Patient.rs", GrantClientCredentials)
+
+	t.Run("client_secret_basic", func(t *testing.T) {
+		t.Parallel()
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Observation.rs"}}
+		body := tokenOK(t, ts.postForm("/token", form, withBasic(basic.ID, basicSecret)))
+		assert.Equal(t, "system/Observation.rs", body["scope"])
+		assert.NotContains(t, body, "refresh_token")
+		claims := ts.verifyAccessToken(t, body["access_token"].(string))
+		assert.Equal(t, basic.ID, claims.Subject)
+		assert.Equal(t, int64(300), claims.Expiry-claims.IssuedAt)
+	})
+	t.Run("client_secret_post", func(t *testing.T) {
+		t.Parallel()
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"},
+			"client_id": {post.ID}, "client_secret": {postSecret}}
+		assert.Equal(t, "system/Patient.rs", tokenOK(t, ts.postForm("/token", form, nil))["scope"])
+	})
+	refusals := []struct {
+		name   string
+		form   url.Values
+		edit   func(*http.Request)
+		status int
+		code   string
+	}{
+		{"still system/ scopes only", url.Values{"grant_type": {"client_credentials"}, "scope": {"patient/*.rs"}},
+			withBasic(basic.ID, basicSecret), http.StatusBadRequest, ErrInvalidScope},
+		{"wrong secret", url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}},
+			withBasic(basic.ID, "wrong"), http.StatusUnauthorized, ErrInvalidClient},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			requireTokenError(t, ts.postForm("/token", tt.form, tt.edit), tt.status, tt.code)
+		})
+	}
+	t.Run("registration admits secret backends", func(t *testing.T) {
+		t.Parallel()
+		rc, err := ts.RegisterClient(t.Context(), "", ClientMetadata{
+			GrantTypes: []string{GrantClientCredentials}, Scope: "system/*.rs",
+			TokenEndpointAuthMethod: store.AuthMethodClientSecretBasic,
+		})
+		require.NoError(t, err)
+		assert.NotEmpty(t, rc.ClientSecret)
+		_, err = ts.RegisterClient(t.Context(), "", ClientMetadata{
+			GrantTypes: []string{GrantClientCredentials}, Scope: "system/*.rs", TokenEndpointAuthMethod: store.AuthMethodNone,
+		})
+		require.Error(t, err, "public clients never get client_credentials")
+	})
+}
+
+func TestSecretBackendsAreRefusedByDefault(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, err := ts.RegisterClient(t.Context(), "", ClientMetadata{
+		GrantTypes: []string{GrantClientCredentials}, Scope: "system/*.rs",
+		TokenEndpointAuthMethod: store.AuthMethodClientSecretBasic,
+	})
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, ErrInvalidClientMetadata, e.Code)
+}
