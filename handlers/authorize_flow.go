@@ -258,7 +258,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, f *pendingAut
 	})
 	if f.RedirectURI == oobRedirectURI {
 		s.renderPage(w, http.StatusOK, pageOOB, oobPage{
-			page: newPage("Your sign-in code", ""), ClientName: f.ClientName, Code: raw,
+			Page: NewPage("Your sign-in code", ""), ClientName: f.ClientName, Code: raw,
 			ExpiresIn: humanDuration(s.cfg.CodeTTL),
 		})
 		return

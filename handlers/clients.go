@@ -244,8 +244,14 @@ func withAuditSource(r *http.Request) context.Context {
 	return context.WithValue(r.Context(), auditSourceKey{}, r.RemoteAddr)
 }
 
+// auditClient emits a registration change's event with the caller's
+// address and, from a page behind RequireLogin, the signed-in user as its
+// Subject when the change names none (a delete).
 func (s *Server) auditClient(ctx context.Context, e AuditEvent) {
 	e.Source, _ = ctx.Value(auditSourceKey{}).(string)
+	if u, ok := ctx.Value(userKey{}).(*User); ok && e.Subject == "" {
+		e.Subject = u.Subject
+	}
 	s.audit(ctx, e)
 }
 

@@ -12,7 +12,7 @@ import (
 
 // consentPage is the data of "consent".
 type consentPage struct {
-	page
+	Page
 	ClientName  string
 	Action      string
 	Scopes      []consentScope
@@ -107,7 +107,7 @@ func (s *Server) rememberConsent(r *http.Request, u *User, clientID string, appr
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *pendingAuthorization, u *User, offered scope.Set) {
 	data := consentPage{
-		page:       newPage("Allow access?", s.csrfToken(r.Context())),
+		Page:       NewPage("Allow access?", s.csrfToken(r.Context())),
 		ClientName: f.ClientName,
 		Action:     s.stepURL("authorize/consent", f.ID),
 	}

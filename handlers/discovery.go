@@ -124,9 +124,11 @@ func assertionAlgorithmNames() []string {
 	return names
 }
 
-// smartConfiguration is the SMART App Launch 2.x discovery document
-// (§Conformance, /.well-known/smart-configuration).
-type smartConfiguration struct {
+// Discovery is the SMART App Launch 2.x discovery document
+// (§Conformance, /.well-known/smart-configuration) as this server serves
+// it. A page that shows endpoint URLs (a developer portal) takes them from
+// here, so it always says what clients discover.
+type Discovery struct {
 	Issuer                 string   `json:"issuer"`
 	JWKSURI                string   `json:"jwks_uri"`
 	AuthorizationEndpoint  string   `json:"authorization_endpoint,omitempty"`
@@ -145,11 +147,12 @@ type smartConfiguration struct {
 	Capabilities           []string `json:"capabilities"`
 }
 
-// smartConfiguration builds the SMART discovery document. Its
-// management_endpoint is the registration URL: the RFC 7592 client
-// configuration URIs (registration_client_uri) live under it.
-func (s *Server) smartConfiguration() smartConfiguration {
-	return smartConfiguration{
+// Discovery returns the SMART discovery document served at
+// SMARTConfigurationURL. Its management_endpoint is the registration URL:
+// the RFC 7592 client configuration URIs (registration_client_uri) live
+// under it.
+func (s *Server) Discovery() Discovery {
+	return Discovery{
 		Issuer:                 s.Issuer(),
 		JWKSURI:                s.JWKSURL(),
 		AuthorizationEndpoint:  s.authorizationURL(),
@@ -173,7 +176,7 @@ func (s *Server) smartConfiguration() smartConfiguration {
 // may read it: browser apps discover the endpoints before they have any
 // credentials.
 func (s *Server) serveSMARTConfiguration(w http.ResponseWriter, r *http.Request) {
-	s.servePublicDocument(w, r, s.smartConfiguration())
+	s.servePublicDocument(w, r, s.Discovery())
 }
 
 // openIDConfiguration is the OpenID Connect Discovery 1.0 provider
@@ -201,7 +204,7 @@ type openIDConfiguration struct {
 // openIDConfiguration is built from the SMART document so the two never
 // disagree.
 func (s *Server) openIDConfiguration() openIDConfiguration {
-	smart := s.smartConfiguration()
+	smart := s.Discovery()
 	return openIDConfiguration{
 		Issuer:                 smart.Issuer,
 		AuthorizationEndpoint:  smart.AuthorizationEndpoint,

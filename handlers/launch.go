@@ -95,7 +95,7 @@ func (s *Server) launchFromRequest(w http.ResponseWriter, r *http.Request, ev *A
 // Config.AuthorizeLaunch admits.
 func (s *Server) authorizeLauncher(r *http.Request, form url.Values) (launcher string, u *User, err error) {
 	if u := s.sessionUser(r.Context()); u != nil && form.Get("csrf_token") != "" {
-		if !s.checkCSRF(r) {
+		if !s.CheckCSRF(r) {
 			return "", nil, &Error{Code: ErrAccessDenied, Description: "csrf_token does not match the session", Status: http.StatusForbidden}
 		}
 		return u.Subject, u, nil

@@ -14,6 +14,10 @@ const sessLoginClient = "smart.login.client"
 // LoginURL is the login endpoint's absolute URL.
 func (s *Server) LoginURL() string { return s.endpoint("login") }
 
+// LogoutURL is the logout endpoint's absolute URL: a host's page posts
+// its sign-out form there (with the session's CSRF token).
+func (s *Server) LogoutURL() string { return s.endpoint("logout") }
+
 // Login serves the login endpoint: GET shows the Authenticator's page,
 // POST submits it, and an identity provider's redirect comes back to it.
 func (s *Server) Login() http.Handler {
@@ -111,7 +115,7 @@ func (s *Server) checkPageForm(w http.ResponseWriter, r *http.Request) bool {
 		s.showError(w, http.StatusBadRequest, "The form could not be read", "Go back and try again.")
 		return false
 	}
-	if !s.checkCSRF(r) {
+	if !s.CheckCSRF(r) {
 		s.showError(w, http.StatusForbidden, "The form has expired",
 			"This page was open too long or came from another site. Go back, reload the page and try again.")
 		return false
@@ -165,7 +169,11 @@ func (s *Server) RequireLogin(next http.Handler) http.Handler {
 			s.startLogin(w, r, r.URL.RequestURI(), "")
 			return
 		}
+		// The user and address go into the context, so that a Go API
+		// call the page makes (RegisterClient, IssueUserTestToken, ...)
+		// names them in its audit event.
 		ctx := context.WithValue(r.Context(), userKey{}, u)
+		ctx = context.WithValue(ctx, auditSourceKey{}, r.RemoteAddr)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	}))
 }

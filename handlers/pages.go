@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -25,30 +26,32 @@ const (
 
 // DefaultPages returns the built-in page templates: plain HTML forms that
 // work without JavaScript and load nothing from elsewhere. A host that
-// wants its own look clones the set and redefines "head" and "foot" (the
-// layout) or any page ("login", "consent", "picker", "error", "oob"),
+// wants its own look clones the set and redefines "style" (the CSS),
+// "head" and "foot" (the layout) or any page ("login", "consent", "picker", "error", "oob"),
 // keeping the form fields, and passes it as Config.Pages.
 func DefaultPages() *template.Template {
 	return template.Must(template.New("pages").ParseFS(pageFiles, "pages/*.html"))
 }
 
-// page is what every template gets: the title, the CSRF token for its
-// forms, the CSP nonce for its inline style, and who is signed in.
-type page struct {
+// Page is what every page template gets: the title, the CSRF token for
+// its forms, the CSP nonce for its inline style, and who is signed in. A
+// host's own page (a developer portal, say) embeds it in its data so
+// WritePage can find the nonce.
+type Page struct {
 	Title     string
 	CSRFToken string
 	Nonce     string
 	UserName  string
 }
 
-// newPage starts a page's data with a fresh CSP nonce.
-func newPage(title, csrf string) page {
-	return page{Title: title, CSRFToken: csrf, Nonce: secret.ID()}
+// NewPage starts a page's data with a fresh CSP nonce.
+func NewPage(title, csrfToken string) Page {
+	return Page{Title: title, CSRFToken: csrfToken, Nonce: secret.ID()}
 }
 
 // loginPage is the data of "login".
 type loginPage struct {
-	page
+	Page
 	ClientName string
 	Action     string // where the form posts
 	Message    string
@@ -56,36 +59,42 @@ type loginPage struct {
 
 // errorPage is the data of "error".
 type errorPage struct {
-	page
+	Page
 	Heading string
 	Message string
 }
 
 // oobPage is the data of "oob".
 type oobPage struct {
-	page
+	Page
 	ClientName string
 	Code       string
 	ExpiresIn  string // "1 minute"
 }
 
-// renderPage answers a page with the headers every page carries: no
-// framing (X-Frame-Options and CSP frame-ancestors, against
-// clickjacking), no caching, no sniffing, and a CSP that lets the page run
-// nothing and load nothing but its own nonce'd style. The page is rendered
-// to a buffer first so a template error is a clean 500, not half a page.
+// renderPage answers a page, logging a template that fails.
 func (s *Server) renderPage(w http.ResponseWriter, status int, name string, data any) {
 	renderPage(w, s.pages, s.log, status, name, data)
 }
 
 func renderPage(w http.ResponseWriter, pages *template.Template, log *slog.Logger, status int, name string, data any) {
+	if err := WritePage(w, pages, status, name, data); err != nil && log != nil {
+		log.Error("render page", "page", name, "err", err)
+	}
+}
+
+// WritePage answers the template name of pages, executed with data (which
+// embeds a Page), with the headers every page of the kit carries: no
+// framing (X-Frame-Options and CSP frame-ancestors, against
+// clickjacking), no caching, no sniffing, and a CSP that lets the page run
+// no script and load nothing but its own nonce'd style and images from
+// its origin. The page is rendered to a buffer first, so a template error
+// is a clean 500, not half a page; the error is returned for the log.
+func WritePage(w http.ResponseWriter, pages *template.Template, status int, name string, data any) error {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
-		if log != nil {
-			log.Error("render page", "page", name, "err", err)
-		}
 		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
-		return
+		return fmt.Errorf("handlers: page %q: %w", name, err)
 	}
 	nonce := nonceOf(data)
 	h := w.Header()
@@ -100,6 +109,7 @@ func renderPage(w http.ResponseWriter, pages *template.Template, log *slog.Logge
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 // nonceOf finds the CSP nonce in a page's data.
@@ -111,13 +121,13 @@ func nonceOf(data any) string {
 	return "none"
 }
 
-func (p page) nonce() string { return p.Nonce }
+func (p Page) nonce() string { return p.Nonce }
 
 // showError answers the error page. Its text goes to a person, so it
 // says what happened in plain words; the detail that helps a developer is
 // in the log and the audit trail.
 func (s *Server) showError(w http.ResponseWriter, status int, heading, message string) {
 	s.renderPage(w, status, pageError, errorPage{
-		page: newPage(heading, ""), Heading: heading, Message: message,
+		Page: NewPage(heading, ""), Heading: heading, Message: message,
 	})
 }

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"html/template"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -154,8 +156,8 @@ func TestDiscoveryAdvertisesThePersonSide(t *testing.T) {
 	t.Parallel()
 	machine := newTestServer(t)
 	person := newTestServer(t, withPersonSide)
-	assert.Empty(t, machine.smartConfiguration().AuthorizationEndpoint, "no Authenticator, no authorize endpoint")
-	doc := person.smartConfiguration()
+	assert.Empty(t, machine.Discovery().AuthorizationEndpoint, "no Authenticator, no authorize endpoint")
+	doc := person.Discovery()
 	assert.Equal(t, person.AuthorizeURL(), doc.AuthorizationEndpoint)
 	assert.Equal(t, person.UserinfoURL(), doc.UserinfoEndpoint)
 	assert.Contains(t, doc.GrantTypesSupported, GrantAuthorizationCode)
@@ -167,4 +169,35 @@ func TestDiscoveryAdvertisesThePersonSide(t *testing.T) {
 	} {
 		assert.Contains(t, doc.Capabilities, c)
 	}
+}
+
+// TestWritePageForAHostsOwnPage: a host's template that embeds Page gets
+// the kit's headers, its nonce in the CSP, and a failing template is a
+// clean 500 with the error returned.
+func TestWritePageForAHostsOwnPage(t *testing.T) {
+	t.Parallel()
+	pages := template.Must(DefaultPages().New("mine").Parse(`{{template "head" .}}<h1>{{.Heading}}</h1>{{template "foot" .}}`))
+	template.Must(pages.New("broken").Parse(`{{.Missing.Field}}`))
+	type mine struct {
+		Page
+		Heading string
+	}
+	data := mine{Page: NewPage("Mine", "tok"), Heading: `<script>alert(1)</script>`}
+
+	w := httptest.NewRecorder()
+	require.NoError(t, WritePage(w, pages, http.StatusCreated, "mine", data))
+	assert.Equal(t, http.StatusCreated, w.Code)
+	csp := w.Header().Get("Content-Security-Policy")
+	assert.Contains(t, csp, "style-src 'nonce-"+data.Nonce+"'")
+	assert.Contains(t, csp, "frame-ancestors 'none'")
+	assert.Equal(t, "DENY", w.Header().Get("X-Frame-Options"))
+	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	assert.Contains(t, w.Body.String(), `<style nonce="`+data.Nonce+`">`)
+	assert.Contains(t, w.Body.String(), "&lt;script&gt;", "escaped")
+	assert.Contains(t, w.Body.String(), "border-radius", "the shared style is in the page")
+
+	w = httptest.NewRecorder()
+	assert.Error(t, WritePage(w, pages, http.StatusOK, "broken", data))
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.NotContains(t, w.Body.String(), "<h1>", "no half page")
 }

@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -15,7 +18,7 @@ const (
 
 // pickerPage is the data of "picker".
 type pickerPage struct {
-	page
+	Page
 	ClientName string
 	Action     string
 	Flow       string
@@ -88,7 +91,7 @@ func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAu
 		list = list[:pickerLimit]
 	}
 	data := pickerPage{
-		page:       newPage("Choose a patient", s.csrfToken(r.Context())),
+		Page:       NewPage("Choose a patient", s.csrfToken(r.Context())),
 		ClientName: f.ClientName,
 		Action:     s.endpoint("authorize/patient"),
 		Flow:       f.ID,
@@ -98,4 +101,24 @@ func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAu
 	}
 	data.UserName = displayName(u)
 	s.renderPage(w, http.StatusOK, pagePicker, data)
+}
+
+// Patients lists the patients u may be given as a patient context, as the
+// patient picker lists them: from the host's PatientAccess (query narrows
+// by name or id; at most limit), or, on a server without one, a patient
+// user's own record. A host's page that offers a choice of patient (a
+// developer portal's token form) lists them from here.
+func (s *Server) Patients(ctx context.Context, u *User, query string, limit int) ([]PatientSummary, error) {
+	if s.access != nil {
+		list, err := s.access.Patients(ctx, u, query, limit)
+		if err != nil {
+			return nil, fmt.Errorf("handlers: patients of %q: %w", u.Subject, err)
+		}
+		return list, nil
+	}
+	own := u.OwnPatient()
+	if own == "" || limit < 1 || !strings.Contains(strings.ToLower(own+" "+u.Name), strings.ToLower(query)) {
+		return nil, nil
+	}
+	return []PatientSummary{{ID: own, Name: u.Name}}, nil
 }

@@ -96,6 +96,13 @@ func (s *Server) IntrospectionURL() string {
 func (s *Server) RevocationURL() string { return s.endpoint("revoke") }
 func (s *Server) JWKSURL() string       { return s.endpoint("jwks") }
 
+// smartConfigurationPath is where discovery lives under the FHIR base.
+const smartConfigurationPath = "/.well-known/smart-configuration"
+
+// SMARTConfigurationURL is the discovery document's absolute URL, under
+// the FHIR base: where every client starts.
+func (s *Server) SMARTConfigurationURL() string { return s.fhirBase.String() + smartConfigurationPath }
+
 // Handlers, one per endpoint, each answering 405 to other methods.
 
 // SMARTConfiguration serves /.well-known/smart-configuration (mount it
@@ -147,7 +154,7 @@ func (s *Server) Revocation() http.Handler {
 // whatever host the request names.
 func (s *Server) Mount(mux *http.ServeMux) {
 	iss, fhir := s.issuer.Path, s.fhirBase.Path
-	mux.Handle(fhir+"/.well-known/smart-configuration", s.SMARTConfiguration())
+	mux.Handle(fhir+smartConfigurationPath, s.SMARTConfiguration())
 	mux.Handle(iss+"/.well-known/openid-configuration", s.OpenIDConfiguration())
 	mux.Handle(iss+"/jwks", s.JWKS())
 	mux.Handle(iss+"/token", s.Token())

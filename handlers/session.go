@@ -97,8 +97,12 @@ func (s *Server) csrfToken(ctx context.Context) string {
 	return tok
 }
 
-// checkCSRF reports whether a form post carries the session's token.
-func (s *Server) checkCSRF(r *http.Request) bool {
+// CheckCSRF reports whether a form posted to one of the server's pages,
+// or to a host's page behind RequireLogin, carries the session's CSRF
+// token (CSRFToken) as "csrf_token". It reads the form through
+// r.PostFormValue, so a handler bounds the body (http.MaxBytesReader)
+// first. Cross-origin posts never get this far: RequireLogin refuses them.
+func (s *Server) CheckCSRF(r *http.Request) bool {
 	want := s.sessions.GetString(r.Context(), sessCSRF)
 	got := r.PostFormValue("csrf_token")
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fhirkit/smart/scope"
@@ -131,4 +133,137 @@ func (s *Server) at(t time.Time) *Server {
 	c := *s
 	c.now = func() time.Time { return t }
 	return &c
+}
+
+// UserTestToken asks IssueUserTestToken for a token for a signed-in user.
+type UserTestToken struct {
+	// ClientID is the token's client_id; required. When it names a
+	// registered client, the grant is also cut to that client's
+	// registered scope, as an authorization for it would be.
+	ClientID string
+	// Scope is the space-separated scope asked for; required.
+	Scope string
+	// Patient is the patient in context (a FHIR id). patient/ scopes and
+	// launch/patient need one; a patient user gets their own record
+	// without naming it. It must pass the host's PatientAccess.
+	Patient string
+	// TTL is the token's lifetime; zero, or more than
+	// Config.AccessTokenTTL, means AccessTokenTTL.
+	TTL time.Duration
+}
+
+// IssuedTestToken is what IssueUserTestToken minted.
+type IssuedTestToken struct {
+	AccessToken string
+	Scope       string // as granted, in canonical form
+	Patient     string // the patient in context, or ""
+	ExpiresAt   time.Time
+}
+
+// IssueUserTestToken mints a short-lived access token for the signed-in
+// user u, never carrying more than an authorization by u could grant: the
+// scope asked for is cut by the authorization flow's own rules (the same
+// code) to what this user may hold here (a patient user never holds user/
+// or system/ scopes; patient/ scopes and launch/patient need a patient in
+// context; launch needs an EHR launch), and, for a registered client, to
+// its registered scope; the patient must pass the host's PatientAccess.
+// There is no consent step, since u asks for a token of their own. The
+// token is signed as the token endpoint signs, and audited as
+// "token.issue.test" with u as its Subject.
+//
+// It is what a developer portal's "Request Token" button calls; only a
+// page behind the host's sign-in (RequireLogin) should call it, with the
+// user SignedInUser returns.
+//
+// A refusal is an *Error: invalid_request for a missing user or
+// ClientID, a malformed patient id, or scopes that need a patient when
+// none was named; invalid_scope for a missing or malformed scope;
+// access_denied for a patient u may not see, or when nothing asked for
+// can be granted to u.
+func (s *Server) IssueUserTestToken(ctx context.Context, u *User, t UserTestToken) (*IssuedTestToken, error) {
+	ev := AuditEvent{
+		Action: "token.issue.test", Outcome: "failure", ClientID: truncate(t.ClientID, 64),
+		Patient: truncate(t.Patient, 64),
+	}
+	if u != nil {
+		ev.Subject = truncate(u.Subject, 256)
+	}
+	ev.Source, _ = ctx.Value(auditSourceKey{}).(string)
+	tok, err := s.issueUserTestToken(ctx, u, t)
+	if err != nil {
+		ev.Reason = asError(err).Description
+		s.audit(ctx, ev)
+		return nil, err
+	}
+	ev.Outcome, ev.Scope, ev.Patient = "success", tok.Scope, tok.Patient
+	s.audit(ctx, ev)
+	return tok, nil
+}
+
+func (s *Server) issueUserTestToken(ctx context.Context, u *User, t UserTestToken) (*IssuedTestToken, error) {
+	switch {
+	case u == nil || u.Subject == "":
+		return nil, badRequest(ErrInvalidRequest, "a signed-in user is required")
+	case t.ClientID == "":
+		return nil, badRequest(ErrInvalidRequest, "ClientID is required")
+	case t.Patient != "" && !fhirID.MatchString(t.Patient):
+		return nil, badRequest(ErrInvalidRequest, "patient must be a FHIR resource id")
+	}
+	requested, err := scope.ParseSet(t.Scope)
+	switch {
+	case err != nil:
+		return nil, badRequest(ErrInvalidScope, "scope is malformed: "+err.Error())
+	case requested.Len() == 0:
+		return nil, badRequest(ErrInvalidScope, "scope is required")
+	}
+	if requested, err = s.withinRegisteredScope(ctx, t.ClientID, requested); err != nil {
+		return nil, err
+	}
+	f := &pendingAuthorization{ClientID: t.ClientID, Scope: requested.String(), Patient: t.Patient}
+	pick, err := s.resolvePatient(ctx, f, u)
+	if err != nil {
+		return nil, err
+	}
+	if pick {
+		return nil, badRequest(ErrInvalidRequest, "the scope needs a patient in context: choose one")
+	}
+	grant, lc, err := s.userGrant(f, u)
+	if err != nil {
+		return nil, err
+	}
+	fhirUser := ""
+	if grant.Has("fhirUser") {
+		fhirUser = u.FHIRUser
+	}
+	ttl := s.cfg.AccessTokenTTL
+	if t.TTL > 0 && t.TTL < ttl {
+		ttl = t.TTL
+	}
+	raw, claims, err := s.mintAccessToken(grantedAccess{
+		ClientID: t.ClientID, Subject: u.Subject, FHIRUser: fhirUser, Scope: grant.String(),
+		AuthTime: u.AuthTime, Context: lc, TTL: ttl,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &IssuedTestToken{
+		AccessToken: raw, Scope: grant.String(), Patient: lc.Patient, ExpiresAt: time.Unix(claims.Expiry, 0),
+	}, nil
+}
+
+// withinRegisteredScope cuts requested to the registered scope of client
+// id, when such a client is registered.
+func (s *Server) withinRegisteredScope(ctx context.Context, id string, requested scope.Set) (scope.Set, error) {
+	c, err := s.getClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return requested, nil
+	}
+	if err != nil {
+		return requested, err
+	}
+	allowed, err := scope.ParseSet(c.Scope)
+	if err != nil {
+		return requested, fmt.Errorf("registered scope of client %q: %w", c.ID, err)
+	}
+	return requested.Intersect(allowed), nil
 }

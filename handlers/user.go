@@ -130,7 +130,7 @@ type Login struct {
 // is incorrect."
 func (l *Login) ShowForm(w http.ResponseWriter, status int, message string) {
 	data := loginPage{
-		page:       newPage("Sign in", l.CSRFToken),
+		Page:       NewPage("Sign in", l.CSRFToken),
 		ClientName: l.ClientName,
 		Action:     l.CallbackURL,
 		Message:    message,

@@ -49,7 +49,7 @@ func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	_ = ehrTemplate.Execute(w, ehrView{
 		User: u, Patients: patients, Apps: apps, LaunchURL: p.auth.LaunchURL(),
-		LogoutURL: p.auth.Issuer() + "/logout", CSRFToken: p.auth.CSRFToken(r),
+		LogoutURL: p.auth.LogoutURL(), CSRFToken: p.auth.CSRFToken(r),
 	})
 }
 

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,4 +72,36 @@ func TestSQLiteParams(t *testing.T) {
 	var timeout int
 	require.NoError(t, s.SQLDB().QueryRow("PRAGMA busy_timeout").Scan(&timeout))
 	assert.Equal(t, 1234, timeout)
+}
+
+// TestOpenKeepsConnectionsForConcurrentRequests: connections a burst of
+// concurrent requests opened stay in the pool for the next burst instead
+// of being closed (database/sql keeps two by default), which for
+// PostgreSQL would mean a new backend process per request.
+func TestOpenKeepsConnectionsForConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		if be.isMemory {
+			continue // one connection is the database
+		}
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t, be.fresh(t)).SQL()
+			ctx := context.Background()
+			const burst = 8
+			var conns []*sql.Conn
+			for range burst {
+				c, err := db.Conn(ctx)
+				require.NoError(t, err)
+				require.NoError(t, c.PingContext(ctx))
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				require.NoError(t, c.Close())
+			}
+			stats := db.Stats()
+			assert.Zero(t, stats.MaxIdleClosed, "connections closed for want of idle room")
+			assert.GreaterOrEqual(t, stats.Idle, burst)
+		})
+	}
 }

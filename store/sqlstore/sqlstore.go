@@ -84,7 +84,8 @@ func sqliteSets(q url.Values, key, value string) bool {
 // defaults the DSN does not set: busy_timeout(10000), journal_mode(WAL),
 // synchronous(NORMAL) and _txlock=immediate. A PostgreSQL URL takes
 // any pgx connection parameter (search_path=..., pool settings are the
-// *sql.DB's). For MySQL, Open turns on interpolateParams, saving a round
+// *sql.DB's: Open keeps up to 32 idle connections for 5 minutes, where
+// database/sql would keep 2, and sets no limit on open ones). For MySQL, Open turns on interpolateParams, saving a round
 // trip per query, unless the DSN sets it.
 //
 // The error names the part that failed and wraps the driver's error; it
@@ -98,6 +99,10 @@ func open(ctx context.Context, dsn string, upTo int64) (*DB, error) {
 	d, db, err := openDSN(dsn)
 	if err != nil {
 		return nil, err
+	}
+	if db.Stats().MaxOpenConnections != 1 { // an in-memory SQLite keeps its one
+		db.SetMaxIdleConns(maxIdleConns)
+		db.SetConnMaxIdleTime(connMaxIdleTime)
 	}
 	dl, err := dialectFor(d)
 	if err != nil {
@@ -119,6 +124,16 @@ func open(ctx context.Context, dsn string, upTo int64) (*DB, error) {
 	s.owned = true
 	return s, nil
 }
+
+// Open's pool: database/sql keeps two idle connections by default, so a
+// server answering more than two requests at once would close the others
+// as each request ends and connect anew for the next one, which for
+// PostgreSQL is a new backend process per request. Idle connections are
+// let go after a few minutes, so a burst does not hold them for ever.
+const (
+	maxIdleConns    = 32
+	connMaxIdleTime = 5 * time.Minute
+)
 
 // openDSN parses dsn and opens (without connecting) the *sql.DB for it.
 func openDSN(dsn string) (Dialect, *sql.DB, error) {
