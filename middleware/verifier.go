@@ -18,7 +18,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/fhirkit/smart/scope"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -130,6 +129,7 @@ type Verifier struct {
 	revocations             store.RevocationStore
 	revocationTTL           time.Duration
 	cache                   *tokenCache
+	scopes                  *scopeSets
 	log                     *slog.Logger
 	now                     func() time.Time
 }
@@ -138,6 +138,7 @@ type Verifier struct {
 // field at fault.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
+		scopes: &scopeSets{},
 		issuer: cfg.Issuer, audience: cfg.Audience, realm: cfg.Realm,
 		skew: cfg.ClockSkew, revocations: cfg.Revocations, revocationTTL: cfg.RevocationCacheTTL,
 		log: cfg.Logger, now: cfg.Now,
@@ -432,7 +433,7 @@ func (v *Verifier) checkClaims(tc *tokenClaims, now time.Time) (*cacheEntry, err
 	case tc.ID == "":
 		return nil, invalid("no jti")
 	}
-	scopes, err := scope.ParseSet(tc.Scope)
+	scopes, err := v.scopes.parse(tc.Scope)
 	if err != nil {
 		return nil, invalid("scope: %v", err)
 	}

@@ -1,0 +1,50 @@
+package middleware
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/scope"
+)
+
+func TestScopeSetsRemembersParsedScopes(t *testing.T) {
+	t.Parallel()
+	var c scopeSets
+	const s = "patient/Observation.rs launch/patient openid"
+	first, err := c.parse(s)
+	require.NoError(t, err)
+	again, err := c.parse(s)
+	require.NoError(t, err)
+	assert.True(t, first.Equal(scope.MustParseSet(s)))
+	assert.True(t, again.Equal(first))
+
+	_, err = c.parse("patient/")
+	assert.Error(t, err, "a malformed scope is refused every time")
+	_, err = c.parse("patient/")
+	assert.Error(t, err)
+
+	var wg sync.WaitGroup
+	for i := range 2 * maxScopeStrings {
+		wg.Go(func() {
+			got, err := c.parse("system/T" + letters(i%(maxScopeStrings+10)) + ".rs")
+			assert.NoError(t, err)
+			assert.Equal(t, 1, got.Len())
+		})
+	}
+	wg.Wait()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	assert.LessOrEqual(t, len(c.sets), maxScopeStrings, "bounded")
+}
+
+// letters spells n in base 26 with the letters a to z.
+func letters(n int) string {
+	s := string(rune('a' + n%26))
+	for n /= 26; n > 0; n /= 26 {
+		s = string(rune('a'+n%26)) + s
+	}
+	return s
+}
