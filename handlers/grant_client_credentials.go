@@ -40,7 +40,7 @@ func (s *Server) grantClientCredentials(ctx context.Context, req *tokenRequest) 
 // down to what the client registered.
 func (s *Server) backendScope(req *tokenRequest) (scope.Set, error) {
 	var none scope.Set
-	requested, err := scope.ParseSet(req.form.Get("scope"))
+	requested, err := s.scopes.Parse(req.form.Get("scope"))
 	if err != nil || requested.Len() == 0 {
 		req.event.Reason = "scope missing or malformed"
 		return none, badRequest(ErrInvalidScope, "scope is required: one or more system/ scopes")
@@ -51,7 +51,7 @@ func (s *Server) backendScope(req *tokenRequest) (scope.Set, error) {
 			return none, badRequest(ErrInvalidScope, "a backend service may ask for system/ scopes only")
 		}
 	}
-	allowed, err := scope.ParseSet(req.client.Scope)
+	allowed, err := s.scopes.Parse(req.client.Scope)
 	if err != nil {
 		return none, fmt.Errorf("registered scope of client %q: %w", req.client.ID, err)
 	}

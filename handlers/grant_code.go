@@ -49,7 +49,7 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 	if err := s.checkCode(req, code, verifier); err != nil {
 		return nil, err
 	}
-	granted, err := scope.ParseSet(code.Scope)
+	granted, err := s.scopes.Parse(code.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("stored scope of code for client %q: %w", code.ClientID, err)
 	}
@@ -96,7 +96,7 @@ func (rd *redemption) refreshToken(code *store.AuthCode) *store.RefreshToken {
 	if rd.s.checkCode(rd.req, code, rd.verifier) != nil {
 		return nil // refused again, and audited, after ConsumeCode returns
 	}
-	granted, err := scope.ParseSet(code.Scope)
+	granted, err := rd.s.scopes.Parse(code.Scope)
 	if err != nil {
 		return nil // refused after ConsumeCode returns
 	}

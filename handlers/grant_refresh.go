@@ -38,7 +38,7 @@ func (s *Server) grantRefresh(ctx context.Context, req *tokenRequest) (*tokenRes
 	if !s.now().Before(old.ExpiresAt) {
 		return nil, req.errGrant("the refresh token is invalid or expired", "refresh token expired")
 	}
-	held, err := scope.ParseSet(old.Scope)
+	held, err := s.scopes.Parse(old.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("stored scope of refresh token of client %q: %w", old.ClientID, err)
 	}

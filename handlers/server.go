@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/fhirkit/smart/internal/scopecache"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -26,7 +27,8 @@ type Server struct {
 	auditSink AuditSink
 	now       func() time.Time
 	jwks      *jwksCache
-	keySets   *parsedKeySets // registered JWKS documents, parsed
+	keySets   *parsedKeySets    // registered JWKS documents, parsed
+	scopes    *scopecache.Cache // scope strings, parsed
 	secrets   *secretGuard
 
 	// The person side.
@@ -76,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		now:         cfg.Now,
 		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
 		keySets:     &parsedKeySets{},
+		scopes:      &scopecache.Cache{},
 		secrets:     newSecretGuard(cfg.Now),
 	}, nil
 }

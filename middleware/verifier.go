@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/fhirkit/smart/internal/scopecache"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -129,7 +130,7 @@ type Verifier struct {
 	revocations             store.RevocationStore
 	revocationTTL           time.Duration
 	cache                   *tokenCache
-	scopes                  *scopeSets
+	scopes                  *scopecache.Cache
 	log                     *slog.Logger
 	now                     func() time.Time
 }
@@ -138,7 +139,7 @@ type Verifier struct {
 // field at fault.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
-		scopes: &scopeSets{},
+		scopes: &scopecache.Cache{},
 		issuer: cfg.Issuer, audience: cfg.Audience, realm: cfg.Realm,
 		skew: cfg.ClockSkew, revocations: cfg.Revocations, revocationTTL: cfg.RevocationCacheTTL,
 		log: cfg.Logger, now: cfg.Now,
@@ -433,7 +434,7 @@ func (v *Verifier) checkClaims(tc *tokenClaims, now time.Time) (*cacheEntry, err
 	case tc.ID == "":
 		return nil, invalid("no jti")
 	}
-	scopes, err := v.scopes.parse(tc.Scope)
+	scopes, err := v.scopes.Parse(tc.Scope)
 	if err != nil {
 		return nil, invalid("scope: %v", err)
 	}

@@ -1,4 +1,4 @@
-package middleware
+package scopecache
 
 import (
 	"sync"
@@ -10,26 +10,26 @@ import (
 	"github.com/fhirkit/smart/scope"
 )
 
-func TestScopeSetsRemembersParsedScopes(t *testing.T) {
+func TestCacheRemembersParsedScopes(t *testing.T) {
 	t.Parallel()
-	var c scopeSets
+	var c Cache
 	const s = "patient/Observation.rs launch/patient openid"
-	first, err := c.parse(s)
+	first, err := c.Parse(s)
 	require.NoError(t, err)
-	again, err := c.parse(s)
+	again, err := c.Parse(s)
 	require.NoError(t, err)
 	assert.True(t, first.Equal(scope.MustParseSet(s)))
 	assert.True(t, again.Equal(first))
 
-	_, err = c.parse("patient/")
+	_, err = c.Parse("patient/")
 	assert.Error(t, err, "a malformed scope is refused every time")
-	_, err = c.parse("patient/")
+	_, err = c.Parse("patient/")
 	assert.Error(t, err)
 
 	var wg sync.WaitGroup
-	for i := range 2 * maxScopeStrings {
+	for i := range 2 * maxEntries {
 		wg.Go(func() {
-			got, err := c.parse("system/T" + letters(i%(maxScopeStrings+10)) + ".rs")
+			got, err := c.Parse("system/T" + letters(i%(maxEntries+10)) + ".rs")
 			assert.NoError(t, err)
 			assert.Equal(t, 1, got.Len())
 		})
@@ -37,7 +37,7 @@ func TestScopeSetsRemembersParsedScopes(t *testing.T) {
 	wg.Wait()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	assert.LessOrEqual(t, len(c.sets), maxScopeStrings, "bounded")
+	assert.LessOrEqual(t, len(c.sets), maxEntries, "bounded")
 }
 
 // letters spells n in base 26 with the letters a to z.
