@@ -94,7 +94,13 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, log: log}))
+	dev, err := newPortal(auth, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }
 
