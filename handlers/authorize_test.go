@@ -175,7 +175,7 @@ func TestConsentUntickedScopeIsNotGranted(t *testing.T) {
 	p := b.signIn(authorizeFor(t, ts, b, q), "patient")
 	// Untick patient/Observation.rs; try to add a scope that was never offered.
 	back := appQuery(t, b.follow(b.submit(p, url.Values{"decision": {"allow"}, "scope": {"patient/Patient.rs", "user/*.cruds"}})))
-	code, err := ts.Store.ConsumeCode(context.Background(), store.HashSecret(back.Get("code")), "jti")
+	code, err := ts.Store.ConsumeCode(context.Background(), store.HashSecret(back.Get("code")), "jti", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "openid launch/patient patient/Patient.rs", code.Scope)
 	assert.Equal(t, "pat-1", code.Context.Patient)

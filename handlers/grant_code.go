@@ -29,9 +29,12 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 		return nil, badRequest(ErrInvalidRequest, "code_verifier is required: 43 to 128 characters of [A-Za-z0-9-._~]")
 	}
 	// The access token's jti is chosen first so that redeeming the code
-	// records it: a replay of the code can then revoke that token.
+	// records it: a replay of the code can then revoke that token. The
+	// refresh token, if the grant has one, is stored by the same store
+	// operation (see redemption).
 	jti := secret.ID()
-	code, err := s.store.ConsumeCode(ctx, store.HashSecret(raw), jti)
+	rd := redemption{s: s, req: req, verifier: verifier}
+	code, err := s.store.ConsumeCode(ctx, store.HashSecret(raw), jti, rd.refreshToken)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		return nil, s.codeReplayed(ctx, req, code)
@@ -41,6 +44,8 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 		return nil, fmt.Errorf("redeem code: %w", err)
 	}
 	req.event.Subject, req.event.Patient = code.Subject, code.Context.Patient
+	// Checked again whatever the store did with rd.refreshToken: the checks
+	// never depend on an adapter keeping its contract.
 	if err := s.checkCode(req, code, verifier); err != nil {
 		return nil, err
 	}
@@ -56,17 +61,63 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 	if err != nil {
 		return nil, err
 	}
-	if ttl, ok := s.refreshTTL(req.client, granted); ok {
-		resp.RefreshToken, err = s.saveRefreshToken(ctx, &store.RefreshToken{
-			FamilyID: code.GrantID, ClientID: code.ClientID, Scope: code.Scope,
-			Subject: code.Subject, FHIRUser: code.FHIRUser, AuthTime: code.AuthTime, Context: code.Context,
-			ExpiresAt: s.now().Add(ttl),
-		})
-		if err != nil {
-			return nil, err
+	switch {
+	case rd.token != "":
+		resp.RefreshToken = rd.token
+	case !rd.called:
+		// A store that ignored the callback: save the refresh token now.
+		if ttl, ok := s.refreshTTL(req.client, granted); ok {
+			if resp.RefreshToken, err = s.saveRefreshToken(ctx, newRefreshRecord(code, s.now(), ttl)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return resp, nil
+}
+
+// redemption makes the refresh token of a code exchange inside the
+// store's ConsumeCode, so that redeeming the code and saving the token
+// are one store operation: the second of the exchange's two (the client
+// lookup is the first).
+type redemption struct {
+	s        *Server
+	req      *tokenRequest
+	verifier string
+
+	called bool
+	token  string // the refresh token made, if any
+}
+
+// refreshToken is ConsumeCode's callback: the record of a new refresh
+// token for the redeemed code, or nil when the request does not pass the
+// code's checks or the grant carries no refresh token.
+func (rd *redemption) refreshToken(code *store.AuthCode) *store.RefreshToken {
+	rd.called = true
+	if rd.s.checkCode(rd.req, code, rd.verifier) != nil {
+		return nil // refused again, and audited, after ConsumeCode returns
+	}
+	granted, err := scope.ParseSet(code.Scope)
+	if err != nil {
+		return nil // refused after ConsumeCode returns
+	}
+	ttl, ok := rd.s.refreshTTL(rd.req.client, granted)
+	if !ok {
+		return nil
+	}
+	rd.token = secret.New()
+	t := newRefreshRecord(code, rd.s.now(), ttl)
+	t.Hash = store.HashSecret(rd.token)
+	return t
+}
+
+// newRefreshRecord is the refresh token a code's grant starts: the first
+// of the code's family. Hash is left for the caller.
+func newRefreshRecord(code *store.AuthCode, now time.Time, ttl time.Duration) *store.RefreshToken {
+	return &store.RefreshToken{
+		FamilyID: code.GrantID, ClientID: code.ClientID, Scope: code.Scope,
+		Subject: code.Subject, FHIRUser: code.FHIRUser, AuthTime: code.AuthTime, Context: code.Context,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
 }
 
 // checkCode checks a freshly consumed code against the request.

@@ -41,11 +41,11 @@ func (f *flakyStore) GetClient(ctx context.Context, id string) (*store.Client, e
 	return f.Store.GetClient(ctx, id)
 }
 
-func (f *flakyStore) ConsumeCode(ctx context.Context, hash []byte, jti string) (*store.AuthCode, error) {
+func (f *flakyStore) ConsumeCode(ctx context.Context, hash []byte, jti string, refresh func(*store.AuthCode) *store.RefreshToken) (*store.AuthCode, error) {
 	if err := f.fail(); err != nil {
 		return nil, err
 	}
-	return f.Store.ConsumeCode(ctx, hash, jti)
+	return f.Store.ConsumeCode(ctx, hash, jti, refresh)
 }
 
 // TestStoreGoneIsTemporarilyUnavailable: while the database is away the

@@ -398,7 +398,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, raw string, now time.Time) (*c
 		return nil, invalid("signature (kid %q): %v", h.KeyID, err)
 	}
 	var tc tokenClaims
-	if err := json.Unmarshal(payload, &tc); err != nil {
+	if err := decodeClaims(payload, &tc); err != nil {
 		return nil, invalid("claims: %v", err)
 	}
 	return v.checkClaims(&tc, now)
@@ -493,7 +493,7 @@ type audience []string
 func (a *audience) UnmarshalJSON(b []byte) error {
 	// The common case, one plain string, without a second decoder: the
 	// outer one has already checked that b is valid JSON.
-	if n := len(b); n >= 2 && b[0] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 && bytes.IndexByte(b[1:n-1], '"') < 0 {
+	if n := len(b); n >= 2 && b[0] == '"' && bytes.IndexByte(b[1:n-1], '"') < 0 && plainString(string(b[1:n-1])) {
 		*a = audience{string(b[1 : n-1])}
 		return nil
 	}
@@ -512,15 +512,17 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // fraction is allowed and dropped.
 type numericDate int64
 
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
+func (d *numericDate) UnmarshalJSON(b []byte) error { return d.parse(string(b)) }
+
+// parse reads a JSON literal the caller has validated; a number's text is
+// what ParseFloat reads, and anything else fails it.
+func (d *numericDate) parse(s string) error {
+	if s == "null" {
 		return nil // as encoding/json leaves a number untouched
 	}
-	// b is a JSON literal the outer decoder has validated; a number's text
-	// is what ParseFloat reads, and anything else fails it.
-	f, err := strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return fmt.Errorf("NumericDate %.20q is not a number", b)
+		return fmt.Errorf("NumericDate %.20q is not a number", s)
 	}
 	// Out-of-range dates would overflow into the past or future; refuse
 	// them rather than guess.

@@ -24,10 +24,10 @@ func ExampleCodeStore_ConsumeCode() {
 		ExpiresAt: time.Now().Add(time.Minute),
 	})
 
-	first, err := s.ConsumeCode(ctx, store.HashSecret(code), "jti-1")
+	first, err := s.ConsumeCode(ctx, store.HashSecret(code), "jti-1", nil)
 	fmt.Println("first:", first.AccessTokenJTI, err)
 
-	replay, err := s.ConsumeCode(ctx, store.HashSecret(code), "jti-2")
+	replay, err := s.ConsumeCode(ctx, store.HashSecret(code), "jti-2", nil)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		fmt.Println("replay: revoke", replay.AccessTokenJTI, "and family", replay.GrantID)
 	}

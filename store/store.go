@@ -29,7 +29,14 @@ type CodeStore interface {
 	// later call returns the stored code (with the first call's
 	// AccessTokenJTI and the GrantID) and ErrAlreadyUsed. An unknown or
 	// expired code is ErrNotFound.
-	ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string) (*AuthCode, error)
+	//
+	// refresh, when not nil, is called once, by the first call only, with
+	// the redeemed code (a copy, as returned); the refresh token it
+	// returns, if not nil, is stored as SaveRefreshToken would before
+	// ConsumeCode returns, so that a code exchange that issues a refresh
+	// token costs one store operation, not two. An error storing it is
+	// ConsumeCode's error; the code stays consumed.
+	ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string, refresh func(*AuthCode) *RefreshToken) (*AuthCode, error)
 }
 
 // LaunchStore keeps EHR launch contexts.

@@ -27,10 +27,10 @@ func ExampleNew() {
 		panic(err)
 	}
 
-	first, err := s.ConsumeCode(ctx, code.Hash, "jti-1")
+	first, err := s.ConsumeCode(ctx, code.Hash, "jti-1", nil)
 	fmt.Println(first.ClientID, err)
 
-	again, err := s.ConsumeCode(ctx, code.Hash, "jti-2")
+	again, err := s.ConsumeCode(ctx, code.Hash, "jti-2", nil)
 	if errors.Is(err, store.ErrAlreadyUsed) {
 		fmt.Println("replay: revoke grant", again.GrantID, "and token", again.AccessTokenJTI)
 	}

@@ -171,7 +171,7 @@ func (s *Store) SaveCode(ctx context.Context, c *store.AuthCode) error {
 }
 
 // ConsumeCode implements store.CodeStore.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string) (*store.AuthCode, error) {
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string, refresh func(*store.AuthCode) *store.RefreshToken) (*store.AuthCode, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -186,7 +186,17 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI str
 	}
 	c.UsedAt = time.Now().UTC().Truncate(time.Microsecond)
 	c.AccessTokenJTI = accessTokenJTI
-	return cloneCode(c), nil
+	redeemed := cloneCode(c)
+	if refresh == nil {
+		return redeemed, nil
+	}
+	if t := refresh(cloneCode(c)); t != nil {
+		if _, ok := s.refresh[string(t.Hash)]; ok {
+			return nil, store.ErrConflict
+		}
+		s.refresh[string(t.Hash)] = cloneRefresh(t)
+	}
+	return redeemed, nil
 }
 
 // SaveLaunch implements store.LaunchStore.

@@ -38,8 +38,8 @@ func (db *DB) SaveCode(ctx context.Context, c *store.AuthCode) error {
 // ConsumeCode redeems the code with that hash exactly once. The
 // conditional UPDATE is the decision: of concurrent callers, the database
 // lets exactly one change used_at from 0, and the rest then read a used
-// code.
-func (db *DB) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string) (*store.AuthCode, error) {
+// code. The winner then stores the refresh token refresh makes, if any.
+func (db *DB) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI string, refresh func(*store.AuthCode) *store.RefreshToken) (*store.AuthCode, error) {
 	var n int64
 	err := db.retry(ctx, func() error {
 		now := nowMicros()
@@ -61,6 +61,15 @@ func (db *DB) ConsumeCode(ctx context.Context, hash []byte, accessTokenJTI strin
 			return nil, errors.New("sqlstore: consume code: code neither consumed nor used")
 		}
 		return c, store.ErrAlreadyUsed
+	}
+	if refresh == nil {
+		return c, nil
+	}
+	copied := *c
+	if t := refresh(&copied); t != nil {
+		if err := db.SaveRefreshToken(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

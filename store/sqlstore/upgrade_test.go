@@ -43,7 +43,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			code := &store.AuthCode{Hash: store.HashSecret("code-1"), ClientID: "app-1", GrantID: "grant-1",
 				CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			require.NoError(t, old.SaveCode(ctx, code))
-			_, err = old.ConsumeCode(ctx, code.Hash, "jti-1")
+			_, err = old.ConsumeCode(ctx, code.Hash, "jti-1", nil)
 			require.NoError(t, err)
 			token := &store.RefreshToken{Hash: store.HashSecret("refresh-1"), FamilyID: "family-1", ClientID: "app-1",
 				Scope: "offline_access", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
@@ -72,7 +72,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			gotClient, err := s.GetClient(ctx, "app-1")
 			require.NoError(t, err)
 			assert.Equal(t, client, gotClient)
-			gotCode, err := s.ConsumeCode(ctx, code.Hash, "jti-2")
+			gotCode, err := s.ConsumeCode(ctx, code.Hash, "jti-2", nil)
 			assert.ErrorIs(t, err, store.ErrAlreadyUsed, "the code consumed before the upgrade")
 			if assert.NotNil(t, gotCode) {
 				assert.Equal(t, "jti-1", gotCode.AccessTokenJTI)

@@ -33,7 +33,7 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			if err := s.SaveCode(ctx(), code); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.ConsumeCode(ctx(), h, "bench-jti"); err != nil {
+			if _, err := s.ConsumeCode(ctx(), h, "bench-jti", nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -25,11 +25,11 @@ func testConcurrency(t *testing.T, s store.Store) {
 			jtis[i] = key("jti")
 		}
 		errs := race(func(i int) error {
-			_, err := s.ConsumeCode(ctx(), c.Hash, jtis[i])
+			_, err := s.ConsumeCode(ctx(), c.Hash, jtis[i], nil)
 			return err
 		})
 		winner := requireOneWinner(t, errs, store.ErrAlreadyUsed)
-		got, err := s.ConsumeCode(ctx(), c.Hash, key("jti"))
+		got, err := s.ConsumeCode(ctx(), c.Hash, key("jti"), nil)
 		require.ErrorIs(t, err, store.ErrAlreadyUsed)
 		assert.Equal(t, jtis[winner], got.AccessTokenJTI, "the stored jti is the winner's")
 	})
@@ -125,7 +125,7 @@ func testConcurrency(t *testing.T, s store.Store) {
 			if err := s.SaveCode(ctx(), c); err != nil {
 				return err
 			}
-			if _, err := s.ConsumeCode(ctx(), c.Hash, key("jti")); err != nil {
+			if _, err := s.ConsumeCode(ctx(), c.Hash, key("jti"), nil); err != nil {
 				return err
 			}
 			r := newRefresh(key("family"), future())

@@ -37,7 +37,7 @@ func testContext(t *testing.T, s store.Store) {
 		{"DeleteClient", func(c context.Context) error { return s.DeleteClient(c, client.ID) }},
 		{"ListClients", func(c context.Context) error { _, err := s.ListClients(c, client.Owner); return err }},
 		{"SaveCode", func(c context.Context) error { return s.SaveCode(c, newCode(future())) }},
-		{"ConsumeCode", func(c context.Context) error { _, err := s.ConsumeCode(c, code.Hash, key("jti")); return err }},
+		{"ConsumeCode", func(c context.Context) error { _, err := s.ConsumeCode(c, code.Hash, key("jti"), nil); return err }},
 		{"SaveLaunch", func(c context.Context) error { return s.SaveLaunch(c, newLaunch(future())) }},
 		{"GetLaunch", func(c context.Context) error { _, err := s.GetLaunch(c, launch.ID); return err }},
 		{"ConsumeLaunch", func(c context.Context) error { _, err := s.ConsumeLaunch(c, launch.ID); return err }},
@@ -75,7 +75,7 @@ func testContext(t *testing.T, s store.Store) {
 		got, err := s.GetClient(ctx(), client.ID)
 		require.NoError(t, err, "client not deleted")
 		assert.Equal(t, normClient(client), normClient(got))
-		_, err = s.ConsumeCode(ctx(), code.Hash, key("jti"))
+		_, err = s.ConsumeCode(ctx(), code.Hash, key("jti"), nil)
 		assert.NoError(t, err, "code not consumed")
 		_, err = s.RotateRefreshToken(ctx(), token.Hash, newRefresh(token.FamilyID, future()))
 		assert.NoError(t, err, "token neither rotated nor its family revoked")

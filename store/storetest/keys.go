@@ -47,7 +47,7 @@ func testKeys(t *testing.T, s store.Store) {
 		code := newCode(future())
 		code.Hash = h
 		require.NoError(t, s.SaveCode(ctx(), code))
-		got, err := s.ConsumeCode(ctx(), h, key("jti"))
+		got, err := s.ConsumeCode(ctx(), h, key("jti"), nil)
 		require.NoError(t, err)
 		assert.Equal(t, h, got.Hash)
 
@@ -61,7 +61,7 @@ func testKeys(t *testing.T, s store.Store) {
 		// A hash that differs only after a zero byte is another hash.
 		other := bytes.Clone(h)
 		other[len(other)-1] ^= 1
-		_, err = s.ConsumeCode(ctx(), other, key("jti"))
+		_, err = s.ConsumeCode(ctx(), other, key("jti"), nil)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
@@ -112,7 +112,7 @@ func keysRoundTrip(t *testing.T, s store.Store, keyOf func(kind string) string) 
 		c := newCode(future())
 		c.ClientID, c.GrantID = keyOf("client"), keyOf("grant")
 		require.NoError(t, s.SaveCode(ctx(), c))
-		gotC, err := s.ConsumeCode(ctx(), c.Hash, keyOf("jti"))
+		gotC, err := s.ConsumeCode(ctx(), c.Hash, keyOf("jti"), nil)
 		require.NoError(t, err)
 		assert.Equal(t, c.ClientID, gotC.ClientID)
 		assert.Equal(t, c.GrantID, gotC.GrantID)
