@@ -9,7 +9,7 @@ import (
 // providers are the token endpoints compared, each made fresh per
 // benchmark so that no store carries another's records.
 var providers = []func(testing.TB) *Provider{
-	NewBare, NewSmartMemory, NewSmartSQLite, NewFosite, NewFositeDefaults,
+	NewBare, NewSmartMemory, NewSmartSQLite, NewFosite, NewFositeDefaults, NewZitadel,
 }
 
 // BenchmarkToken runs each grant on each provider in process: the
