@@ -5,14 +5,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
 // NewBare is the ceiling: a net/http handler that reads the form and the
 // Basic credentials and answers the token response's JSON with a token of
 // the size the kit issues, checking and signing nothing.
-func NewBare(testing.TB) *Provider {
+func NewBare(TB) *Provider {
 	token := strings.Repeat("x", 560) // about an ES256 access token of the kit
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -37,7 +36,7 @@ func NewBare(testing.TB) *Provider {
 	})
 	return &Provider{
 		Name: "bare", Token: h,
-		ClientCredentialsSecret: func(testing.TB) Request {
+		ClientCredentialsSecret: func(TB) Request {
 			return Request{Form: map[string][]string{"grant_type": {"client_credentials"}, "scope": {BackendScope}},
 				Basic: [2]string{"backend", "secret"}}
 		},

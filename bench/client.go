@@ -3,7 +3,6 @@ package bench
 import (
 	"crypto/sha256"
 	"net/url"
-	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -22,7 +21,7 @@ func ClientJWKS() jose.JSONWebKeySet {
 // Assertion is a fresh RFC 7523 client assertion of clientID for aud,
 // signed with the backend service's key, as SMART Backend Services
 // describes it.
-func Assertion(tb testing.TB, clientID, aud string) string {
+func Assertion(tb TB, clientID, aud string) string {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: SharedKeys().Client, KeyID: ClientKeyID}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
@@ -41,7 +40,7 @@ func Assertion(tb testing.TB, clientID, aud string) string {
 
 // AssertionForm is a client_credentials request authenticated by a fresh
 // assertion.
-func AssertionForm(tb testing.TB, clientID, aud, scope string) url.Values {
+func AssertionForm(tb TB, clientID, aud, scope string) url.Values {
 	return url.Values{
 		"grant_type":            {"client_credentials"},
 		"scope":                 {scope},

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -41,13 +40,13 @@ func (sha256Hasher) Compare(_ context.Context, hash, data []byte) error {
 // NewFosite is fosite composed like the kit: its memory store, ES256 JWT
 // access tokens, PKCE enforced (S256 only), refresh tokens for
 // offline_access, and client secrets compared as SHA-256 digests.
-func NewFosite(tb testing.TB) *Provider { return newFosite(tb, "fosite", false) }
+func NewFosite(tb TB) *Provider { return newFosite(tb, "fosite", false) }
 
 // NewFositeDefaults is fosite with its default client-secret hasher,
 // bcrypt (cost 12), as a user of fosite meets it.
-func NewFositeDefaults(tb testing.TB) *Provider { return newFosite(tb, "fosite/defaults", true) }
+func NewFositeDefaults(tb TB) *Provider { return newFosite(tb, "fosite-bcrypt", true) }
 
-func newFosite(tb testing.TB, name string, defaults bool) *Provider {
+func newFosite(tb TB, name string, defaults bool) *Provider {
 	ctx := context.Background()
 	config := &fosite.Config{
 		AccessTokenLifespan:      time.Hour,
@@ -149,7 +148,7 @@ func newFosite(tb testing.TB, name string, defaults bool) *Provider {
 
 	// authorize runs fosite's authorize endpoint for the app, as if the
 	// user had signed in and consented, and returns the code.
-	authorize := func(tb testing.TB) (code, verifier string) {
+	authorize := func(tb TB) (code, verifier string) {
 		verifier, challenge := PKCE()
 		q := url.Values{
 			"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {RedirectURI},
@@ -180,7 +179,7 @@ func newFosite(tb testing.TB, name string, defaults bool) *Provider {
 	}
 	p := &Provider{
 		Name: name, Token: token, Introspection: introspect,
-		ClientCredentialsSecret: func(testing.TB) Request {
+		ClientCredentialsSecret: func(TB) Request {
 			return Request{
 				Form:  url.Values{"grant_type": {"client_credentials"}, "scope": {BackendScope}, "audience": {FHIRBase}},
 				Basic: [2]string{"backend-secret", secret},
@@ -190,23 +189,39 @@ func newFosite(tb testing.TB, name string, defaults bool) *Provider {
 	if defaults {
 		return p // bcrypt makes every other grant here a benchmark of bcrypt
 	}
-	p.ClientCredentialsJWT = func(tb testing.TB) Request {
+	p.ClientCredentialsJWT = func(tb TB) Request {
 		form := AssertionForm(tb, "backend-jwt", TokenURL, BackendScope)
 		form.Set("audience", FHIRBase)
 		return Request{Form: form}
 	}
-	p.CodeExchange = func(tb testing.TB) Request { return exchange(authorize(tb)) }
-	p.Refresh = func(tb testing.TB) (Request, func(testing.TB, []byte) Request) {
+	p.CodeExchange = func(tb TB) Request { return exchange(authorize(tb)) }
+	p.Refresh = func(tb TB) (Request, func(TB, []byte) Request) {
 		w := httptest.NewRecorder()
 		token.ServeHTTP(w, exchange(authorize(tb)).HTTP("/token"))
 		req := func(rt string) Request {
 			return Request{Form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, Basic: appAuth}
 		}
-		return req(Field(tb, w.Body.Bytes(), "refresh_token")), func(tb testing.TB, body []byte) Request {
+		return req(Field(tb, w.Body.Bytes(), "refresh_token")), func(tb TB, body []byte) Request {
 			return req(Field(tb, body, "refresh_token"))
 		}
 	}
-	p.Introspect = func(tb testing.TB) Request {
+	// fosite protects a resource by introspecting the bearer token in
+	// process (a JWT check and a store lookup) for the scope the route
+	// needs.
+	p.FHIRRead = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := fosite.AccessTokenFromRequest(r)
+		if _, _, err := provider.IntrospectToken(r.Context(), token, fosite.AccessToken, newSession(""), "patient/Patient.rs"); err != nil {
+			http.Error(w, "invalid_token", http.StatusUnauthorized)
+			return
+		}
+		writePatient(w)
+	})
+	p.FHIRToken = func(tb TB) string {
+		w := httptest.NewRecorder()
+		token.ServeHTTP(w, exchange(authorize(tb)).HTTP("/token"))
+		return Field(tb, w.Body.Bytes(), "access_token")
+	}
+	p.Introspect = func(tb TB) Request {
 		w := httptest.NewRecorder()
 		token.ServeHTTP(w, exchange(authorize(tb)).HTTP("/token"))
 		return Request{Form: url.Values{"token": {Field(tb, w.Body.Bytes(), "access_token")}}, Basic: appAuth}

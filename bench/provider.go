@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // The names every provider serves under, so that tokens and assertions
@@ -58,19 +57,33 @@ type Provider struct {
 
 	// ClientCredentialsSecret is a client_credentials request
 	// authenticated with client_secret_basic; it may be sent repeatedly.
-	ClientCredentialsSecret func(tb testing.TB) Request
+	ClientCredentialsSecret func(tb TB) Request
 	// ClientCredentialsJWT makes a client_credentials request with a
 	// fresh private_key_jwt assertion (ES256), as the client would.
-	ClientCredentialsJWT func(tb testing.TB) Request
+	ClientCredentialsJWT func(tb TB) Request
 	// CodeExchange issues a fresh authorization code (as the authorize
 	// endpoint would have) and returns the PKCE exchange request for it.
-	CodeExchange func(tb testing.TB) Request
+	CodeExchange func(tb TB) Request
 	// Refresh returns the first refresh request of a grant and how to make
 	// the next one from a token response (refresh tokens rotate).
-	Refresh func(tb testing.TB) (first Request, next func(tb testing.TB, body []byte) Request)
+	Refresh func(tb TB) (first Request, next func(tb TB, body []byte) Request)
 	// Introspect is an introspection request for a live access token,
 	// authenticated with client_secret_basic.
-	Introspect func(tb testing.TB) Request
+	Introspect func(tb TB) Request
+
+	// FHIRRead serves GET /fhir/Patient/{id} behind the provider's own
+	// bearer-token protection; FHIRToken is a token that may read
+	// Patient/pat-1.
+	FHIRRead  http.Handler
+	FHIRToken func(tb TB) string
+}
+
+// PatientJSON is what every FHIRRead answers: a small Patient resource.
+const PatientJSON = `{"resourceType":"Patient","id":"pat-1","name":[{"family":"Lopez","given":["Ana"]}],"birthDate":"1980-04-02"}`
+
+func writePatient(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_, _ = w.Write([]byte(PatientJSON))
 }
 
 // Keys are the signing keys shared by every provider that can use them,
@@ -119,7 +132,7 @@ func PKCE() (verifier, challenge string) {
 func Random() string { return rand.Text() }
 
 // Field reads a string field of a JSON token response.
-func Field(tb testing.TB, body []byte, name string) string {
+func Field(tb TB, body []byte, name string) string {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {
 		tb.Fatalf("response %q: %v", body, err)
@@ -132,3 +145,13 @@ func Field(tb testing.TB, body []byte, name string) string {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// TB is what the providers need of a test or benchmark (testing.TB has
+// it), so that a program like cmd/load can set them up too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}

@@ -5,12 +5,13 @@ import (
 	"crypto"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/middleware"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
 	"github.com/fhirkit/smart/store/sqlstore"
@@ -33,25 +34,25 @@ func SmartPublicKeys() []crypto.PublicKey {
 }
 
 // NewSmartMemory is the kit on its in-process store.
-func NewSmartMemory(tb testing.TB) *Provider {
-	return NewSmart(tb, "smart/memory", memory.New())
+func NewSmartMemory(tb TB) *Provider {
+	return NewSmart(tb, "smart-memory", memory.New())
 }
 
 // NewSmartSQLite is the kit on an embedded SQLite database in a temporary
 // directory.
-func NewSmartSQLite(tb testing.TB) *Provider {
+func NewSmartSQLite(tb TB) *Provider {
 	db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "bench.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	return NewSmart(tb, "smart/sqlite", db)
+	return NewSmart(tb, "smart-sqlite", db)
 }
 
 // NewSmart is the kit's authorization server on st, configured like the
 // peers: client_credentials admits client secrets (as theirs do), refresh
 // tokens rotate (as theirs do), audit events go to a discarding logger.
-func NewSmart(tb testing.TB, name string, st store.Store) *Provider {
+func NewSmart(tb TB, name string, st store.Store) *Provider {
 	ctx := context.Background()
 	srv, err := handlers.New(handlers.Config{
 		Issuer: Issuer, FHIRBaseURL: FHIRBase, Store: st, SigningKeys: SmartKeys(),
@@ -87,18 +88,42 @@ func NewSmart(tb testing.TB, name string, st store.Store) *Provider {
 	})
 	appAuth := [2]string{app.ClientID, app.ClientSecret}
 
+	verifier, err := middleware.NewVerifier(middleware.VerifierConfig{
+		Issuer: Issuer, Audience: FHIRBase, PublicKeys: SmartPublicKeys(), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fhirRead := verifier.Middleware(enforcer.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writePatient(w)
+	})))
+
 	return &Provider{
-		Name: name, Token: srv.Token(), Introspection: srv.Introspection(),
-		ClientCredentialsSecret: func(testing.TB) Request {
+		Name: name, Token: srv.Token(), Introspection: srv.Introspection(), FHIRRead: fhirRead,
+		FHIRToken: func(tb TB) string {
+			token, err := srv.IssueTestToken(ctx, handlers.TestToken{
+				ClientID: app.ClientID, Subject: Subject, Scope: "launch/patient patient/Patient.rs",
+				Context: store.LaunchContext{Patient: Patient},
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return token
+		},
+		ClientCredentialsSecret: func(TB) Request {
 			return Request{
 				Form:  url.Values{"grant_type": {"client_credentials"}, "scope": {BackendScope}},
 				Basic: [2]string{secretBackend.ClientID, secretBackend.ClientSecret},
 			}
 		},
-		ClientCredentialsJWT: func(tb testing.TB) Request {
+		ClientCredentialsJWT: func(tb TB) Request {
 			return Request{Form: AssertionForm(tb, jwtBackend.ClientID, srv.TokenURL(), BackendScope)}
 		},
-		CodeExchange: func(tb testing.TB) Request {
+		CodeExchange: func(tb TB) Request {
 			// What the authorize endpoint stores once the user consented.
 			code, verifier, challenge := Random(), "", ""
 			verifier, challenge = PKCE()
@@ -116,7 +141,7 @@ func NewSmart(tb testing.TB, name string, st store.Store) *Provider {
 				"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {RedirectURI},
 			}, Basic: appAuth}
 		},
-		Refresh: func(tb testing.TB) (Request, func(testing.TB, []byte) Request) {
+		Refresh: func(tb TB) (Request, func(TB, []byte) Request) {
 			raw, now := Random(), time.Now()
 			err := st.SaveRefreshToken(ctx, &store.RefreshToken{
 				Hash: store.HashSecret(raw), FamilyID: Random(), ClientID: app.ClientID, Scope: UserScope,
@@ -129,9 +154,9 @@ func NewSmart(tb testing.TB, name string, st store.Store) *Provider {
 			req := func(rt string) Request {
 				return Request{Form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, Basic: appAuth}
 			}
-			return req(raw), func(tb testing.TB, body []byte) Request { return req(Field(tb, body, "refresh_token")) }
+			return req(raw), func(tb TB, body []byte) Request { return req(Field(tb, body, "refresh_token")) }
 		},
-		Introspect: func(tb testing.TB) Request {
+		Introspect: func(tb TB) Request {
 			token, err := srv.IssueTestToken(ctx, handlers.TestToken{
 				ClientID: app.ClientID, Subject: Subject, Scope: "patient/Patient.rs patient/Observation.rs",
 				Context: store.LaunchContext{Patient: Patient},

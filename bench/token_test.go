@@ -8,7 +8,7 @@ import (
 
 // providers are the token endpoints compared, each made fresh per
 // benchmark so that no store carries another's records.
-var providers = []func(testing.TB) *Provider{
+var providers = []func(TB) *Provider{
 	NewBare, NewSmartMemory, NewSmartSQLite, NewFosite, NewFositeDefaults, NewZitadel,
 }
 
@@ -92,7 +92,7 @@ func runFixed(b *testing.B, h http.Handler, req Request) {
 
 // runFresh makes each request outside the timer (a fresh code or
 // assertion: what the client or the authorize step did before).
-func runFresh(b *testing.B, h http.Handler, make func(testing.TB) Request) {
+func runFresh(b *testing.B, h http.Handler, make func(TB) Request) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
@@ -103,7 +103,7 @@ func runFresh(b *testing.B, h http.Handler, make func(testing.TB) Request) {
 }
 
 // runChain follows a rotation chain: each answer makes the next request.
-func runChain(b *testing.B, h http.Handler, first Request, next func(testing.TB, []byte) Request) {
+func runChain(b *testing.B, h http.Handler, first Request, next func(TB, []byte) Request) {
 	req := first
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"testing"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -67,7 +66,7 @@ func (s zitadelStorage) ClientCredentials(ctx context.Context, id, secret string
 // PKCE S256 and refresh tokens. It has no private_key_jwt for
 // client_credentials (its JWT-assertion grant is a separate grant type),
 // and it issues an id_token with every code and refresh answer.
-func NewZitadel(tb testing.TB) *Provider {
+func NewZitadel(tb TB) *Provider {
 	ctx := context.Background()
 	const appSecret = "app-secret"
 	clients := map[string]*storage.Client{"app": storage.WebClient("app", appSecret, RedirectURI)}
@@ -91,7 +90,7 @@ func NewZitadel(tb testing.TB) *Provider {
 
 	// authorize stores what the authorize endpoint and the login would
 	// have: a finished auth request, and its code.
-	authorize := func(tb testing.TB) (code, verifier string) {
+	authorize := func(tb TB) (code, verifier string) {
 		verifier, challenge := PKCE()
 		scopes := oidc.SpaceDelimitedArray{"openid", "offline_access", "launch/patient", "patient/Patient.rs", "patient/Observation.rs"}
 		req, err := st.CreateAuthRequest(ctx, &oidc.AuthRequest{
@@ -118,7 +117,7 @@ func NewZitadel(tb testing.TB) *Provider {
 			"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {RedirectURI},
 		}, Basic: appAuth}
 	}
-	firstAnswer := func(tb testing.TB) []byte {
+	firstAnswer := func(tb TB) []byte {
 		w := httptest.NewRecorder()
 		token.ServeHTTP(w, exchange(authorize(tb)).HTTP("/token"))
 		if w.Code != http.StatusOK {
@@ -128,21 +127,21 @@ func NewZitadel(tb testing.TB) *Provider {
 	}
 	return &Provider{
 		Name: "zitadel", Token: token, Introspection: at("/oauth/introspect"),
-		ClientCredentialsSecret: func(testing.TB) Request {
+		ClientCredentialsSecret: func(TB) Request {
 			// The example's one service user.
 			return Request{Form: url.Values{"grant_type": {"client_credentials"}, "scope": {BackendScope}},
 				Basic: [2]string{"sid1", "verysecret"}}
 		},
-		CodeExchange: func(tb testing.TB) Request { return exchange(authorize(tb)) },
-		Refresh: func(tb testing.TB) (Request, func(testing.TB, []byte) Request) {
+		CodeExchange: func(tb TB) Request { return exchange(authorize(tb)) },
+		Refresh: func(tb TB) (Request, func(TB, []byte) Request) {
 			req := func(rt string) Request {
 				return Request{Form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, Basic: appAuth}
 			}
-			return req(Field(tb, firstAnswer(tb), "refresh_token")), func(tb testing.TB, body []byte) Request {
+			return req(Field(tb, firstAnswer(tb), "refresh_token")), func(tb TB, body []byte) Request {
 				return req(Field(tb, body, "refresh_token"))
 			}
 		},
-		Introspect: func(tb testing.TB) Request {
+		Introspect: func(tb TB) Request {
 			return Request{Form: url.Values{"token": {Field(tb, firstAnswer(tb), "access_token")}}, Basic: appAuth}
 		},
 	}

@@ -265,7 +265,7 @@ func (s *Server) verifyAssertion(ctx context.Context, client *store.Client, tok 
 // document, or else the one at its jwks_uri.
 func (s *Server) clientKeys(ctx context.Context, client *store.Client, kid string) ([]jose.JSONWebKey, error) {
 	if len(client.JWKS) > 0 {
-		return parseKeySet(client.JWKS)
+		return s.keySets.keys(client.JWKS)
 	}
 	if client.JWKSURI == "" {
 		return nil, errors.New("the client registered neither jwks nor jwks_uri")

@@ -7,10 +7,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -67,7 +70,49 @@ const (
 type signingKey struct {
 	SigningKey
 	public  jose.JSONWebKey
-	signers map[tokenType]jose.Signer
+	signers map[tokenType]*jwsSigner
+}
+
+// jwsSigner is a go-jose signer that remembers the compact form of the
+// protected header it signs under. That header is the same for every
+// token a signer signs (alg, kid, typ), so it is taken from the first
+// token's serialization and reused, instead of go-jose marshaling it a
+// second time for every token's CompactSerialize.
+type jwsSigner struct {
+	jose.Signer
+	header atomic.Pointer[string] // BASE64URL(UTF8(JWS Protected Header)), once known
+}
+
+// signCompact signs payload and returns the JWS Compact Serialization
+// (RFC 7515 §7.1). go-jose signs; only the concatenation is done here.
+func (s *jwsSigner) signCompact(payload []byte) (string, error) {
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	if len(jws.Signatures) != 1 {
+		return "", fmt.Errorf("%d signatures", len(jws.Signatures))
+	}
+	header := s.header.Load()
+	if header == nil {
+		compact, err := jws.CompactSerialize()
+		if err != nil {
+			return "", err
+		}
+		h, _, _ := strings.Cut(compact, ".")
+		s.header.Store(&h)
+		return compact, nil
+	}
+	sig := jws.Signatures[0].Signature
+	enc := base64.RawURLEncoding
+	var b strings.Builder
+	b.Grow(len(*header) + 2 + enc.EncodedLen(len(payload)) + enc.EncodedLen(len(sig)))
+	b.WriteString(*header)
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(payload))
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(sig))
+	return b.String(), nil
 }
 
 // keyring holds the signing keys and answers which one signs now and which
@@ -114,7 +159,7 @@ func prepareKey(k SigningKey) (*signingKey, error) {
 	sk := &signingKey{
 		SigningKey: k,
 		public:     jose.JSONWebKey{Key: k.Signer.Public(), KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"},
-		signers:    map[tokenType]jose.Signer{},
+		signers:    map[tokenType]*jwsSigner{},
 	}
 	for _, typ := range []tokenType{typeAccessToken, typeIDToken} {
 		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
@@ -122,7 +167,7 @@ func prepareKey(k SigningKey) (*signingKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build %s signer: %w", alg, err)
 		}
-		sk.signers[typ] = s
+		sk.signers[typ] = &jwsSigner{Signer: s}
 	}
 	return sk, nil
 }
@@ -191,11 +236,11 @@ func (kr *keyring) sign(alg string, typ tokenType, t time.Time, claims any) (str
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
 	}
-	jws, err := k.signers[typ].Sign(payload)
+	raw, err := k.signers[typ].signCompact(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign with key %s: %w", k.ID, err)
 	}
-	return jws.CompactSerialize()
+	return raw, nil
 }
 
 // published returns the public keys the JWKS shows at t: every key that

@@ -8,9 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,4 +230,38 @@ func TestOpaqueSignerSignsVerifiableTokens(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "system/*.rs", parsed.Scope)
 	assert.Contains(t, jwksKids(t, s), "hsm")
+}
+
+// TestSignCompactReusesTheHeader signs with each algorithm more than once:
+// the first token's protected header is reused for the next ones, and
+// every token verifies with go-jose exactly as CompactSerialize's would.
+func TestSignCompactReusesTheHeader(t *testing.T) {
+	t.Parallel()
+	keys, err := sharedTestKeys()
+	require.NoError(t, err)
+	for _, k := range keys {
+		t.Run(k.Algorithm, func(t *testing.T) {
+			t.Parallel()
+			sk, err := prepareKey(k)
+			require.NoError(t, err)
+			s := sk.signers[typeAccessToken]
+			var headers []string
+			for i := range 3 {
+				payload := []byte(fmt.Sprintf(`{"n":%d}`, i))
+				raw, err := s.signCompact(payload)
+				require.NoError(t, err)
+				jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Algorithm)})
+				require.NoError(t, err)
+				got, err := jws.Verify(k.Signer.Public())
+				require.NoError(t, err)
+				assert.Equal(t, payload, got)
+				assert.Equal(t, "at+jwt", jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType])
+				assert.Equal(t, k.ID, jws.Signatures[0].Protected.KeyID)
+				h, _, _ := strings.Cut(raw, ".")
+				headers = append(headers, h)
+			}
+			assert.Equal(t, headers[0], headers[1])
+			assert.Equal(t, headers[0], headers[2])
+		})
+	}
 }

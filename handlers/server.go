@@ -26,6 +26,7 @@ type Server struct {
 	auditSink AuditSink
 	now       func() time.Time
 	jwks      *jwksCache
+	keySets   *parsedKeySets // registered JWKS documents, parsed
 	secrets   *secretGuard
 
 	// The person side.
@@ -74,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		auditSink:   cfg.Audit,
 		now:         cfg.Now,
 		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
+		keySets:     &parsedKeySets{},
 		secrets:     newSecretGuard(cfg.Now),
 	}, nil
 }
