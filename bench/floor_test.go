@@ -39,51 +39,61 @@ func BenchmarkFloor(b *testing.B) {
 	b.Run("verify/RS256", func(b *testing.B) {
 		sig, _ := rsa.SignPKCS1v15(rand.Reader, k.RSA, crypto.SHA256, d256[:])
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			d := sha256.Sum256(msg)
 			if rsa.VerifyPKCS1v15(&k.RSA.PublicKey, crypto.SHA256, d[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
 		}
+		cpu.stop()
 	})
 	b.Run("verify/ES256", func(b *testing.B) {
 		sig, _ := ecdsa.SignASN1(rand.Reader, k.P256, d256[:])
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			d := sha256.Sum256(msg)
 			if !ecdsa.VerifyASN1(&k.P256.PublicKey, d[:], sig) {
 				b.Fatal("bad signature")
 			}
 		}
+		cpu.stop()
 	})
 	b.Run("verify/ES384", func(b *testing.B) {
 		sig, _ := ecdsa.SignASN1(rand.Reader, k.P384, d384[:])
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			d := sha512.Sum384(msg)
 			if !ecdsa.VerifyASN1(&k.P384.PublicKey, d[:], sig) {
 				b.Fatal("bad signature")
 			}
 		}
+		cpu.stop()
 	})
 	b.Run("verify/EdDSA", func(b *testing.B) {
 		sig := ed25519.Sign(k.Ed25519, msg)
 		pub := k.Ed25519.Public().(ed25519.PublicKey)
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			if !ed25519.Verify(pub, msg, sig) {
 				b.Fatal("bad signature")
 			}
 		}
+		cpu.stop()
 	})
 	b.Run("sign/ES256", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			d := sha256.Sum256(msg)
 			if _, err := ecdsa.SignASN1(rand.Reader, k.P256, d[:]); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.stop()
 	})
 	signers := []struct {
 		alg jose.SignatureAlgorithm
@@ -93,6 +103,7 @@ func BenchmarkFloor(b *testing.B) {
 		b.Run("jose-sign/"+string(s.alg), func(b *testing.B) {
 			signer := newSigner(b, s.alg, s.key)
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				jws, err := signer.Sign(msg)
 				if err != nil {
@@ -102,6 +113,7 @@ func BenchmarkFloor(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu.stop()
 		})
 	}
 	// The same token through go-jose's claims builder, which marshals the
@@ -113,11 +125,13 @@ func BenchmarkFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			if _, err := jwt.Signed(signer).Claims(claims).Serialize(); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.stop()
 	})
 	b.Run("replay-write", func(b *testing.B) {
 		var c ReplayCache
@@ -128,6 +142,7 @@ func BenchmarkFloor(b *testing.B) {
 		until := time.Now().Add(time.Minute)
 		i := 0
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			if i == len(ids) {
 				b.StopTimer()
@@ -137,6 +152,7 @@ func BenchmarkFloor(b *testing.B) {
 			c.Use(ids[i], until)
 			i++
 		}
+		cpu.stop()
 	})
 }
 

@@ -59,6 +59,7 @@ func newFosite(tb TB, name string, defaults bool) *Provider {
 		ScopeStrategy:            fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy: fosite.DefaultAudienceMatchingStrategy,
 		RefreshTokenScopes:       []string{"offline_access"},
+		JWTScopeClaimKey:         jwt.JWTScopeFieldString, // "scope", as the kit writes it
 	}
 	if !defaults {
 		config.ClientSecretsHasher = sha256Hasher{}

@@ -68,22 +68,26 @@ func BenchmarkMiddleware(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			if _, err := v.VerifyToken(ctx, raw); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.stop()
 	})
 	for _, alg := range []string{"RS256", "ES256", "ES384", "EdDSA"} {
 		b.Run("verify/cache-miss/"+alg, func(b *testing.B) {
 			v := verifierFor(b, alg)
 			raw := accessToken(b, alg)
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				if _, err := v.VerifyToken(ctx, raw); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.stop()
 		})
 	}
 	b.Run("fhir-search", func(b *testing.B) {
@@ -106,20 +110,24 @@ func BenchmarkMiddleware(b *testing.B) {
 			b.Fatalf("status %d", w.status)
 		}
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			h.ServeHTTP(w, r)
 		}
+		cpu.stop()
 	})
 	b.Run("scope-allows", func(b *testing.B) {
 		set := scope.MustParseSet("launch/patient openid fhirUser offline_access patient/Patient.rs " +
 			"patient/Observation.rs?category=laboratory patient/Condition.read patient/MedicationRequest.rs")
 		q := url.Values{"patient": {Patient}, "category": {"laboratory"}}
 		b.ReportAllocs()
+		cpu := startCPU(b)
 		for b.Loop() {
 			if !set.Allows(scope.Patient, "Observation", scope.SearchType, q) {
 				b.Fatal("refused")
 			}
 		}
+		cpu.stop()
 	})
 }
 

@@ -34,6 +34,9 @@ type SlogAudit struct{ Logger *slog.Logger }
 
 // Audit implements AuditSink.
 func (a SlogAudit) Audit(ctx context.Context, e AuditEvent) {
+	if !a.Logger.Enabled(ctx, slog.LevelInfo) {
+		return // nobody listens: skip building the record
+	}
 	attrs := []slog.Attr{
 		slog.String("action", e.Action), slog.String("outcome", e.Outcome),
 		slog.String("client_id", e.ClientID),

@@ -204,20 +204,24 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values, endpointUR
 		return nil, failAuth(form.Get("client_id"), "client_assertion is not a JWS with an asymmetric algorithm: %v", err)
 	}
 	// The client is named by client_id, or else by the assertion's iss;
-	// either way the verified claims must name it again below.
+	// either way the verified claims must name it again below. Claims read
+	// here, before the signature is checked, are not read again after:
+	// the signature covers these very bytes, and nothing is trusted
+	// before it verifies.
 	id := form.Get("client_id")
+	var early *jwt.Claims
 	if id == "" {
-		var unverified jwt.Claims
-		if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		early = new(jwt.Claims)
+		if err := tok.UnsafeClaimsWithoutVerification(early); err != nil {
 			return nil, failAuth("", "client_assertion claims unreadable: %v", err)
 		}
-		id = unverified.Issuer
+		id = early.Issuer
 	}
 	client, err := s.lookupClient(ctx, id, store.AuthMethodPrivateKeyJWT)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := s.verifyAssertion(ctx, client, tok)
+	claims, err := s.verifyAssertion(ctx, client, tok, early)
 	if err != nil {
 		return nil, err
 	}
@@ -236,10 +240,12 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values, endpointUR
 	return client, nil
 }
 
-// verifyAssertion checks the signature with a key the client registered.
-// Keys named by the token itself (jwk, x5u, x5c) are never used; a jku is
-// allowed only when it is the registered jwks_uri (SMART Backend Services).
-func (s *Server) verifyAssertion(ctx context.Context, client *store.Client, tok *jwt.JSONWebToken) (*jwt.Claims, error) {
+// verifyAssertion checks the signature with a key the client registered
+// and returns the claims: parsed, the signature checked, the ones given
+// or else read from the payload. Keys named by the token itself (jwk,
+// x5u, x5c) are never used; a jku is allowed only when it is the
+// registered jwks_uri (SMART Backend Services).
+func (s *Server) verifyAssertion(ctx context.Context, client *store.Client, tok *jwt.JSONWebToken, parsed *jwt.Claims) (*jwt.Claims, error) {
 	h := tok.Headers[0]
 	if jku, ok := h.ExtraHeaders["jku"]; ok && (client.JWKSURI == "" || jku != client.JWKSURI) {
 		return nil, failAuth(client.ID, "client_assertion jku %.200q is not the registered jwks_uri", fmt.Sprint(jku))
@@ -252,10 +258,14 @@ func (s *Server) verifyAssertion(ctx context.Context, client *store.Client, tok 
 	if len(candidates) == 0 {
 		return nil, failAuth(client.ID, "no registered %s key with kid %.80q", h.Algorithm, h.KeyID)
 	}
-	var claims jwt.Claims
+	var dest []any // nothing to read when the claims were parsed already
+	if parsed == nil {
+		parsed = new(jwt.Claims)
+		dest = append(dest, parsed)
+	}
 	for _, k := range candidates {
-		if err := tok.Claims(k.Key, &claims); err == nil {
-			return &claims, nil
+		if err := tok.Claims(k.Key, dest...); err == nil {
+			return parsed, nil
 		}
 	}
 	return nil, failAuth(client.ID, "client_assertion signature does not verify with key %.80q", h.KeyID)

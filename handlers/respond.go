@@ -53,8 +53,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // in size, and refuses parameters sent twice (RFC 6749 §3.1: "Request and
 // response parameters MUST NOT be included more than once").
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-www-form-urlencoded" {
+	const form = "application/x-www-form-urlencoded"
+	ct := r.Header.Get("Content-Type")
+	if ct != form { // the common spelling needs no parsing
+		ct, _, _ = mime.ParseMediaType(ct)
+	}
+	if ct != form {
 		return nil, badRequest(ErrInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)

@@ -120,7 +120,23 @@ var absolute = []struct {
 }
 
 func report(w io.Writer, s stats) error {
-	t := s["sec/op"]
+	fmt.Fprintln(w, "By wall time (sec/op), as the targets are set:")
+	fmt.Fprintln(w)
+	table(w, s, "sec/op")
+	// benchstat reports the benchmarks' cpu-ns/op in seconds.
+	if len(s["cpu-sec/op"]) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "By the process's CPU time (cpu-ns/op), which other programs' load disturbs less:")
+		fmt.Fprintln(w)
+		table(w, s, "cpu-sec/op")
+	}
+	return nil
+}
+
+// table prints the ratio rows by the time unit timeUnit (seconds per
+// operation), then the absolute figures.
+func table(w io.Writer, s stats, timeUnit string) {
+	t := s[timeUnit]
 	fmt.Fprintln(w, "| comparison | measured | reference | ratio | target | met |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
 	for _, r := range rows {
@@ -134,7 +150,11 @@ func report(w io.Writer, s stats) error {
 		fmt.Fprintf(w, "| %s | %s | %s | %.2f | %s | %s |\n", r.what, dur(ours), dur(ref), ratio, r.target, met(ratio, r.target))
 	}
 	for _, a := range absolute {
-		v, ok := s[a.unit][a.bench]
+		unit := a.unit
+		if unit == "sec/op" {
+			unit = timeUnit
+		}
+		v, ok := s[unit][a.bench]
 		if !ok {
 			fmt.Fprintf(w, "| %s | | | not measured | | |\n", a.what)
 			continue
@@ -149,7 +169,6 @@ func report(w io.Writer, s stats) error {
 		}
 		fmt.Fprintf(w, "| %s | %s | | | <= %s | %s |\n", a.what, shown, limit, verdict)
 	}
-	return nil
 }
 
 func sum(t map[string]float64, names []string) (float64, bool) {
