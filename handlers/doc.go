@@ -34,7 +34,9 @@
 // carried in an scs session (Config.Sessions; NewSessionManager over one
 // of scs's SQL stores lets replicas share them), and everything else in
 // the Store. RequireLogin puts the same sign-in in front of a host's own
-// pages, such as an EHR screen that launches apps.
+// pages, such as an EHR screen that launches apps or package portal's
+// developer portal; Page, WritePage and CheckCSRF give those pages the
+// same headers and CSRF protection as the kit's.
 //
 // Clients are registered with Server.RegisterClient, or over HTTP when
 // Config.AuthorizeRegistration lets a request in; both apply the same

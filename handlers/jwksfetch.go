@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,12 +38,14 @@ type jwksCache struct {
 	flight singleflight.Group
 
 	mu      sync.Mutex
-	entries map[string]*jwksEntry
+	entries map[string]*list.Element // of *jwksEntry, by URI
+	order   *list.List               // least recently fetched first
 }
 
 // jwksEntry is one URI's last fetch: its keys, or the error it failed with
 // (kept briefly so a broken jwks_uri is not fetched on every request).
 type jwksEntry struct {
+	uri        string
 	keys       []jose.JSONWebKey
 	err        error
 	fetchedAt  time.Time
@@ -50,7 +53,7 @@ type jwksEntry struct {
 }
 
 func newJWKSCache(client *http.Client, now func() time.Time) *jwksCache {
-	return &jwksCache{client: client, now: now, entries: map[string]*jwksEntry{}}
+	return &jwksCache{client: client, now: now, entries: map[string]*list.Element{}, order: list.New()}
 }
 
 // keys returns the usable public keys at uri. A cached set is used while
@@ -84,7 +87,15 @@ func (c *jwksCache) keys(ctx context.Context, uri, kid string) ([]jose.JSONWebKe
 func (c *jwksCache) lookup(uri string) *jwksEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.entries[uri]
+	return c.entry(uri)
+}
+
+// entry returns uri's entry or nil. Called with c.mu held.
+func (c *jwksCache) entry(uri string) *jwksEntry {
+	if el, ok := c.entries[uri]; ok {
+		return el.Value.(*jwksEntry)
+	}
+	return nil
 }
 
 // refresh fetches uri and records the outcome.
@@ -96,44 +107,51 @@ func (c *jwksCache) refresh(uri string) ([]jose.JSONWebKey, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.entries[uri]
+	old := c.entry(uri)
 	switch {
 	case err != nil && old != nil && old.err == nil && now.Before(old.freshUntil):
 		// A failed refetch for an unknown kid leaves the fresh set in
 		// place, and the throttle starts again.
 		old.fetchedAt = now
+		c.order.MoveToBack(c.entries[uri])
 		return old.keys, nil
 	case err != nil:
 		c.store(uri, &jwksEntry{err: err, fetchedAt: now, freshUntil: now.Add(jwksRefetchAfter)}, now)
 		return nil, err
 	case ttl <= 0:
-		delete(c.entries, uri) // no-store: the response may not be kept
+		if old != nil { // no-store: the response may not be kept
+			c.remove(c.entries[uri])
+		}
 	default:
 		c.store(uri, &jwksEntry{keys: keys, fetchedAt: now, freshUntil: now.Add(ttl)}, now)
 	}
 	return keys, nil
 }
 
-// store adds e, evicting stale entries, then the oldest, when full.
-// Called with c.mu held.
+// store adds or replaces uri's entry as the most recently fetched. When
+// the cache is full the least recently fetched entry makes room, and any
+// stale ones queued behind it go with it: a constant cost per insert,
+// however many entries there are. Called with c.mu held.
 func (c *jwksCache) store(uri string, e *jwksEntry, now time.Time) {
-	if _, ok := c.entries[uri]; !ok && len(c.entries) >= jwksMaxEntries {
-		var oldestURI string
-		var oldest time.Time
-		for u, x := range c.entries {
-			if !now.Before(x.freshUntil) {
-				delete(c.entries, u)
-				continue
-			}
-			if oldestURI == "" || x.fetchedAt.Before(oldest) {
-				oldestURI, oldest = u, x.fetchedAt
-			}
-		}
-		if len(c.entries) >= jwksMaxEntries {
-			delete(c.entries, oldestURI)
+	e.uri = uri
+	if el, ok := c.entries[uri]; ok {
+		el.Value = e
+		c.order.MoveToBack(el)
+		return
+	}
+	if len(c.entries) >= jwksMaxEntries {
+		c.remove(c.order.Front())
+		for el := c.order.Front(); el != nil && !now.Before(el.Value.(*jwksEntry).freshUntil); el = c.order.Front() {
+			c.remove(el)
 		}
 	}
-	c.entries[uri] = e
+	c.entries[uri] = c.order.PushBack(e)
+}
+
+// remove drops an entry. Called with c.mu held.
+func (c *jwksCache) remove(el *list.Element) {
+	delete(c.entries, el.Value.(*jwksEntry).uri)
+	c.order.Remove(el)
 }
 
 // fetch GETs uri and returns its usable keys and how long they may be

@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +17,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/internal/testutil"
 )
 
 // jwksServer serves a JWK Set with a Cache-Control header and counts the
@@ -306,11 +311,39 @@ func TestJWKSCacheIsBounded(t *testing.T) {
 	assert.NotContains(t, c.entries, "https://c0", "the oldest went first")
 	assert.Contains(t, c.entries, fmt.Sprint("https://c", jwksMaxEntries+9))
 
-	// Stale entries are dropped before any fresh one.
-	c.entries["https://stale"] = &jwksEntry{fetchedAt: now.Add(time.Hour), freshUntil: now.Add(-time.Second)}
-	delete(c.entries, "https://c10")
+	// A refetch makes an entry the most recently fetched.
+	oldest := fmt.Sprint("https://c", 10)
+	c.store(oldest, &jwksEntry{fetchedAt: now, freshUntil: now.Add(time.Hour)}, now)
 	c.store("https://new", &jwksEntry{fetchedAt: now, freshUntil: now.Add(time.Hour)}, now)
-	assert.NotContains(t, c.entries, "https://stale")
-	assert.Contains(t, c.entries, "https://c11")
+	assert.Contains(t, c.entries, oldest, "refetched, so no longer the oldest")
+	assert.NotContains(t, c.entries, "https://c11")
+	assert.Len(t, c.entries, jwksMaxEntries)
+
+	// Stale entries queued behind the one evicted go with it.
+	clock.Advance(2 * time.Hour)
+	later := clock.Now()
+	c.store("https://later", &jwksEntry{fetchedAt: later, freshUntil: later.Add(time.Hour)}, later)
+	assert.Len(t, c.entries, 1, "every other entry had gone stale")
+	assert.Equal(t, 1, c.order.Len())
+}
+
+// TestJWKSCacheMemoryIsBounded pushes a million distinct jwks_uri key
+// sets through the cache and measures the live heap: it stays at what
+// jwksMaxEntries sets hold. The sets are stored as a fetch stores them,
+// without fetching each over HTTP, which would take minutes. Not
+// parallel: the heap is the whole process's.
+func TestJWKSCacheMemoryIsBounded(t *testing.T) {
+	clock := &testClock{}
+	c := newJWKSCache(http.DefaultClient, clock.Now)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	testutil.BoundedHeap(t, 1_000_000, 16<<20, c, func(i int) {
+		now := clock.Now()
+		// A set of its own for each URI, as parsed from its document.
+		keys := []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: fmt.Sprint("k", i), Algorithm: "ES256", Use: "sig"}}
+		c.mu.Lock()
+		c.store(fmt.Sprint("https://client-", i, ".example/jwks"), &jwksEntry{keys: keys, fetchedAt: now, freshUntil: now.Add(jwksMaxTTL)}, now)
+		c.mu.Unlock()
+	})
 	assert.Len(t, c.entries, jwksMaxEntries)
 }

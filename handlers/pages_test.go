@@ -131,18 +131,27 @@ func (b *browser) cookie(t testing.TB, name string) string {
 }
 
 // TestPagesEscapeWhatOthersWrote: a client name and a search query are
-// text, never markup.
+// text, never markup, on every page that shows them: login, picker,
+// consent and the out-of-band code page.
 func TestPagesEscapeWhatOthersWrote(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withPersonSide)
 	client := ts.createClient(t, &store.Client{
 		ID: "xss-app", Name: `<script>alert("name")</script>`, AuthMethod: store.AuthMethodNone,
-		RedirectURIs: []string{testRedirect}, GrantTypes: []string{GrantAuthorizationCode}, Scope: testAppScope,
+		RedirectURIs: []string{testRedirect, oobRedirectURI}, GrantTypes: []string{GrantAuthorizationCode}, Scope: testAppScope,
 	})
 	b := newBrowser(t, ts)
 	login := authorizeFor(t, ts, b, validQuery(ts, client))
 	picker := b.signIn(login, "clinician")
-	for _, p := range []*seenPage{login, picker} {
+	patient := newBrowser(t, ts)
+	consent := patient.signIn(authorizeFor(t, ts, patient, validQuery(ts, client)), "patient")
+	require.Contains(t, consent.Body, ">Allow</button>")
+	q := validQuery(ts, client)
+	q.Set("redirect_uri", oobRedirectURI)
+	q.Set("prompt", "consent")
+	oob := patient.allow(authorizeFor(t, ts, patient, q))
+	require.Contains(t, oob.Body, "Your sign-in code")
+	for _, p := range []*seenPage{login, picker, consent, oob} {
 		assert.NotContains(t, p.Body, `<script>alert("name")</script>`)
 		assert.Contains(t, p.Body, `&lt;script&gt;`)
 	}

@@ -139,7 +139,7 @@ func runLoad(t *testing.T, dsn string) {
 		})
 	}
 	require.NoError(t, g.Wait())
-	t.Log("\n" + table(reports))
+	t.Logf("%s, %d workers per scenario, %v:\n%s", t.Name(), n, *duration, table(reports))
 	for name, r := range reports {
 		assert.Zero(t, r.ErrorsExcept(loadgen.Kind4xx), "%s: errors other than 4xx\n%v", name, r)
 		assert.Zero(t, r.ErrorCount(), "%s: answers the scenario did not expect\n%v", name, r)

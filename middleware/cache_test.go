@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store/memory"
 )
 
@@ -112,4 +113,52 @@ func TestCacheEvictsExpiredFirst(t *testing.T) {
 	assert.Nil(t, c.get(k1, 50))
 	assert.Same(t, live, c.get(k2, 50))
 	assert.Nil(t, c.get(k2, 100), "dead at until")
+}
+
+// TestCacheMemoryIsBounded pushes a million distinct verified tokens
+// through the cache of a default-sized Verifier and measures the live
+// heap: it stays at what the cache's bound holds. The entries are put
+// straight into the cache, as VerifyToken puts a token it has verified,
+// since signing and verifying a million JWTs would take minutes; each gets
+// claims of its own, as verified tokens do. Not parallel: the heap is the
+// whole process's.
+func TestCacheMemoryIsBounded(t *testing.T) {
+	c := newTokenCache(DefaultCacheSize)
+	now := time.Now()
+	until := now.Add(time.Hour).UnixNano() // none expires: the bound alone must hold
+	testutil.BoundedHeap(t, 1_000_000, 32<<20, c, func(i int) {
+		raw := fmt.Sprintf("eyJhbGciOiJFUzI1NiJ9.token-%d.signature", i)
+		claims := &Claims{
+			Issuer: "https://ehr.example/auth", Subject: fmt.Sprint("user-", i), ClientID: "app",
+			JTI: fmt.Sprint("jti-", i), Expiry: now.Add(time.Hour).Unix(), Audience: []string{"https://ehr.example/fhir"},
+		}
+		c.put(keyOf(raw), &cacheEntry{claims: claims, until: until}, now.UnixNano())
+	})
+	assert.LessOrEqual(t, c.len(), DefaultCacheSize)
+}
+
+func TestCacheFullShardFreesAnEighthExpiredFirst(t *testing.T) {
+	t.Parallel()
+	c := newTokenCache(16 * cacheShards) // 16 entries per shard
+	key := func(i int) tokenKey {
+		var k tokenKey // k[0] picks the shard: all in shard 0
+		k[1], k[2] = byte(i), byte(i>>8)
+		return k
+	}
+	shardLen := func() int { return len(c.shards[0].m) }
+	for i := range 16 {
+		until := int64(100)
+		if i == 3 {
+			until = 10 // expired by 50
+		}
+		c.put(key(i), &cacheEntry{until: until}, 0)
+	}
+	c.put(key(100), &cacheEntry{until: 100}, 50)
+	assert.Nil(t, c.get(key(3), 0), "the expired entry went first")
+	assert.Equal(t, 16+1-2, shardLen(), "an eighth of the shard was freed: the expired entry and one other")
+
+	c.put(key(101), &cacheEntry{until: 100}, 50)
+	assert.Equal(t, 16, shardLen(), "room was left by the last eviction")
+	c.put(key(102), &cacheEntry{until: 100}, 50)
+	assert.Equal(t, 16+1-2, shardLen())
 }

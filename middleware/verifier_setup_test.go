@@ -108,15 +108,19 @@ func newTestVerifier(t testing.TB, edit func(*VerifierConfig)) *Verifier {
 // listener, counting the introspection requests it answers.
 type authServer struct {
 	*handlers.Server
+	store          *memory.Store
 	introspections atomic.Int64
 }
 
-func newAuthServer(t testing.TB) *authServer {
+// newAuthServer starts a server with the shared dev keys, its issuer the
+// listener's URL and its FHIR base issuer+"/fhir"; edits adjust the
+// Config before New.
+func newAuthServer(t testing.TB, edits ...func(*handlers.Config)) *authServer {
 	t.Helper()
 	keys, err := devKeys()
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	as := &authServer{}
+	as := &authServer{store: memory.New()}
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/introspect") {
 			as.introspections.Add(1)
@@ -124,10 +128,14 @@ func newAuthServer(t testing.TB) *authServer {
 		mux.ServeHTTP(w, r)
 	}))
 	issuer := "http://" + hs.Listener.Addr().String()
-	as.Server, err = handlers.New(handlers.Config{
-		Issuer: issuer, FHIRBaseURL: issuer + "/fhir", Store: memory.New(), SigningKeys: keys,
+	cfg := handlers.Config{
+		Issuer: issuer, FHIRBaseURL: issuer + "/fhir", Store: as.store, SigningKeys: keys,
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	as.Server, err = handlers.New(cfg)
 	require.NoError(t, err)
 	as.Mount(mux)
 	hs.Start()
@@ -150,6 +158,14 @@ func (as *authServer) publicKeys(t testing.TB) []crypto.PublicKey {
 // access token the server issued it through client_credentials.
 func (as *authServer) backendToken(t testing.TB, scope string) string {
 	t.Helper()
+	_, token := as.backendClient(t, scope)
+	return token
+}
+
+// backendClient registers a backend service allowed scope, and returns
+// its id and an access token the server issued it.
+func (as *authServer) backendClient(t testing.TB, scope string) (clientID, accessToken string) {
+	t.Helper()
 	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: backendKey().Public(), KeyID: "backend", Use: "sig", Algorithm: "ES256"}}})
 	require.NoError(t, err)
 	c, err := as.RegisterClient(context.Background(), "", handlers.ClientMetadata{
@@ -157,16 +173,9 @@ func (as *authServer) backendToken(t testing.TB, scope string) string {
 		GrantTypes: []string{"client_credentials"}, Scope: scope, JWKS: jwks,
 	})
 	require.NoError(t, err)
-	now := time.Now()
-	assertion := signToken(t, backendKey(), jose.ES256, "backend", "JWT", map[string]any{
-		"iss": c.ClientID, "sub": c.ClientID, "aud": as.TokenURL(),
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": rand.Text(),
-	})
-	form := url.Values{
-		"grant_type": {"client_credentials"}, "scope": {scope},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-		"client_assertion":      {assertion},
-	}
+	form := as.assertion(t, c.ClientID, as.TokenURL())
+	form.Set("grant_type", "client_credentials")
+	form.Set("scope", scope)
 	resp, err := sharedClient.PostForm(as.TokenURL(), form)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -176,7 +185,22 @@ func (as *authServer) backendToken(t testing.TB, scope string) string {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	require.Equal(t, http.StatusOK, resp.StatusCode, body.Error)
-	return body.AccessToken
+	return c.ClientID, body.AccessToken
+}
+
+// assertion is the form fields of a fresh private_key_jwt client
+// assertion of a backendClient, for the endpoint at aud.
+func (as *authServer) assertion(t testing.TB, clientID, aud string) url.Values {
+	t.Helper()
+	now := time.Now()
+	assertion := signToken(t, backendKey(), jose.ES256, "backend", "JWT", map[string]any{
+		"iss": clientID, "sub": clientID, "aud": aud,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": rand.Text(),
+	})
+	return url.Values{
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {assertion},
+	}
 }
 
 // confidentialClient registers a client_secret_basic client, as a

@@ -16,7 +16,8 @@
 // [ErrAlreadyUsed] together with the record, so the caller can revoke
 // everything the first attempt was given (RFC 9700 §4.14).
 //
-// Expired records are never returned; [Store.DeleteExpired] removes them.
+// Expired records are never returned; [Store.DeleteExpired] removes them,
+// and [Sweep] calls it on a timer for as long as a server runs.
 // Adapters compare expiry against their own clock (time.Now), so callers
 // that run on a fake clock should check ExpiresAt themselves as well.
 //

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
@@ -19,6 +20,10 @@ import (
 // adminTokenEnv names the variable holding the bearer token that may
 // register clients and call the launch endpoint.
 const adminTokenEnv = "SMART_ADMIN_TOKEN"
+
+// sweepInterval is how often expired codes, tokens, revocations and jti
+// values are removed from the store.
+const sweepInterval = 10 * time.Minute
 
 // app is the demo server, assembled.
 type app struct {
@@ -52,7 +57,9 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
-	closeAll := func() error { stopSessions(); return closeStore() }
+	sweepCtx, stopSweeping := context.WithCancel(ctx)
+	go store.Sweep(sweepCtx, st, sweepInterval, log)
+	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
 	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
 	auth, err := handlers.New(handlers.Config{
@@ -94,7 +101,13 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, log: log}))
+	dev, err := newPortal(auth, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }
 

@@ -221,6 +221,8 @@ type pageState struct {
 	Title   string   `json:"title"`
 	Text    string   `json:"text"`
 	Buttons []string `json:"buttons"`
+	Links   []string `json:"links"`
+	Heading string   `json:"heading"`
 }
 
 const pageStateJS = `({
@@ -229,6 +231,8 @@ const pageStateJS = `({
 	title: document.title,
 	text: document.body ? document.body.innerText : "",
 	buttons: Array.from(document.querySelectorAll("button"), b => b.innerText.trim()),
+	links: Array.from(document.querySelectorAll("a"), a => a.innerText.trim().split("\n")[0]),
+	heading: (document.querySelector("h1") || {innerText: ""}).innerText.trim(),
 })`
 
 func (p pageState) String() string {
@@ -238,6 +242,16 @@ func (p pageState) String() string {
 // hasLine reports whether one line of the page's text is exactly line.
 func (p pageState) hasLine(line string) bool {
 	return slices.Contains(strings.Split(p.Text, "\n"), line)
+}
+
+// hasHeading accepts a loaded page whose first h1 is heading.
+func hasHeading(heading string) func(pageState) bool {
+	return func(p pageState) bool { return p.Ready != "loading" && p.Heading == heading }
+}
+
+// hasText accepts a loaded page whose text contains text.
+func hasText(text string) func(pageState) bool {
+	return func(p pageState) bool { return p.Ready != "loading" && strings.Contains(p.Text, text) }
 }
 
 // hasButtons accepts a loaded page with all these buttons.
@@ -347,32 +361,81 @@ func (b *browserTab) press(label string) {
 	b.run("press "+label, chromedp.Click(chromedp.JSPath(buttonJS(label))))
 }
 
-// labelledJS finds the id of the element of type tag that a label[for]
-// whose text is label points at; "" when there is none.
-func labelledJS(label, tag string) string {
+// labelledJS finds the id of the element, of one of the types tags,
+// that a label[for] whose text is label points at; "" when there is none.
+func labelledJS(label string, tags ...string) string {
+	upper := make([]string, len(tags))
+	for i, t := range tags {
+		upper[i] = strings.ToUpper(t)
+	}
+	want, _ := json.Marshal(upper)
 	return `(() => {
 		const l = Array.from(document.querySelectorAll("label[for]")).find(l => l.textContent.trim() === ` + jsString(label) + `);
 		const el = l && document.getElementById(l.htmlFor);
-		return el && el.tagName === ` + jsString(strings.ToUpper(tag)) + ` ? el.id : "";
+		return el && ` + string(want) + `.includes(el.tagName) ? el.id : "";
 	})()`
 }
 
-// labelled returns the id of the tag element labelled label, failing if
-// the page has no such label wired to such an element.
-func (b *browserTab) labelled(label, tag string) string {
+// labelled returns the id of the element labelled label, of one of the
+// types tags, failing if the page has no such label wired to one.
+func (b *browserTab) labelled(label string, tags ...string) string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
 	defer cancel()
-	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](labelledJS(label, tag)))
-	b.require(err == nil && id != "", "a <label> %q wired to an <%s> (err %v)", label, tag, err)
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](labelledJS(label, tags...)))
+	b.require(err == nil && id != "", "a <label> %q wired to one of %v (err %v)", label, tags, err)
 	return id
 }
 
-// fill types value into the input labelled label.
+// fill replaces the text of the input or textarea labelled label with
+// value: typed key by key as a person would, or, past pasteFrom
+// characters (a JWKS), pasted at once.
 func (b *browserTab) fill(label, value string) {
 	b.t.Helper()
+	id := b.labelled(label, "input", "textarea")
+	typed, pasted := value, ""
+	if len(value) > pasteFrom {
+		typed, pasted = "", value
+	}
+	set := `(() => { const el = document.getElementById(` + jsString(id) + `); el.value = ` + jsString(pasted) + `; el.dispatchEvent(new Event("input", {bubbles: true})); })()`
+	b.run("clear "+label, chromedp.Evaluate[chromedp.Void](set))
+	if typed != "" {
+		b.run("type into "+label, chromedp.SendKeys(chromedp.ID(id), typed))
+	}
+}
+
+// pasteFrom is the length from which fill pastes instead of typing.
+const pasteFrom = 100
+
+// check ticks the checkbox or radio button labelled label.
+func (b *browserTab) check(label string) {
+	b.t.Helper()
 	id := b.labelled(label, "input")
-	b.run("type into "+label, chromedp.SendKeys(chromedp.ID(id), value))
+	set := `(() => { const el = document.getElementById(` + jsString(id) + `); if (!el.checked) el.click(); return el.checked; })()`
+	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+	defer cancel()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](set))
+	b.require(err == nil && ok, "%q ticked (err %v)", label, err)
+}
+
+// clickLink follows the link whose text (its first line) is text.
+func (b *browserTab) clickLink(text string) {
+	b.t.Helper()
+	link := `Array.from(document.querySelectorAll("a")).find(a => a.innerText.trim().split("\n")[0] === ` + jsString(text) + `)`
+	p, err := b.state()
+	b.require(err == nil && slices.Contains(p.Links, text), "a link %q", text)
+	b.run("follow "+text, chromedp.Click(chromedp.JSPath(link)))
+}
+
+// textOf returns the text of the element with that id, failing if there
+// is none.
+func (b *browserTab) textOf(id string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const el = document.getElementById(`+jsString(id)+`); return el ? el.innerText.trim() : ""; })()`))
+	b.require(err == nil && text != "", "an element #%s with text (err %v)", id, err)
+	return text
 }
 
 // choose selects the option whose text is option in the select labelled

@@ -18,6 +18,7 @@ type ehrPage struct {
 	auth    *handlers.Server
 	clients store.ClientStore
 	access  personAccess
+	owner   func(*handlers.User) string // whose clients are the user's own: the portal's
 	log     *slog.Logger
 }
 
@@ -54,10 +55,11 @@ func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // launchableApps are the registered apps with an EHR-launch URL: those
-// the administrator registered and those the user registered.
+// the administrator registered and those the user registered in the
+// developer portal.
 func (p ehrPage) launchableApps(r *http.Request) ([]*store.Client, error) {
 	var apps []*store.Client
-	for _, owner := range []string{"admin", handlers.SignedInUser(r).Subject} {
+	for _, owner := range []string{"admin", p.owner(handlers.SignedInUser(r))} {
 		list, err := p.clients.ListClients(r.Context(), owner)
 		if err != nil {
 			return nil, err

@@ -37,7 +37,15 @@ type Store struct {
 	revoked  map[string]time.Time           // access-token jti → expiry
 	jtis     map[jtiKey]time.Time           // client assertion → expiry
 	consents map[consentKey]*store.Consent
+
+	// jtiSweep is the size of jtis at which UseJTI drops the expired
+	// ones (see UseJTI).
+	jtiSweep int
 }
+
+// minJTISweep is the smallest jtiSweep: below it, the replay cache is
+// left to DeleteExpired.
+const minJTISweep = 4096
 
 type jtiKey struct{ clientID, jti string }
 
@@ -54,6 +62,7 @@ func New() *Store {
 		revoked:  make(map[string]time.Time),
 		jtis:     make(map[jtiKey]time.Time),
 		consents: make(map[consentKey]*store.Consent),
+		jtiSweep: minJTISweep,
 	}
 }
 
@@ -372,6 +381,13 @@ func (s *Store) IsAccessTokenRevoked(ctx context.Context, jti string) (bool, err
 }
 
 // UseJTI implements store.ReplayStore.
+//
+// Every client assertion adds a jti, so the replay cache, unlike the other
+// records, cannot wait for the host to call DeleteExpired: UseJTI drops the
+// expired jti values itself whenever their number has doubled since it
+// last did. The cache so holds at most about twice the live ones (those
+// of the last few minutes, as assertions live at most that long), at a
+// constant cost per call on average.
 func (s *Store) UseJTI(ctx context.Context, clientID, jti string, expiresAt time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -383,6 +399,10 @@ func (s *Store) UseJTI(ctx context.Context, clientID, jti string, expiresAt time
 		return store.ErrAlreadyUsed
 	}
 	s.jtis[k] = expiresAt
+	if len(s.jtis) >= s.jtiSweep {
+		deleteBefore(s.jtis, time.Now(), identity)
+		s.jtiSweep = max(minJTISweep, 2*len(s.jtis))
+	}
 	return nil
 }
 

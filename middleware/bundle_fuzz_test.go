@@ -1,0 +1,45 @@
+package middleware
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// FuzzBundle posts arbitrary bodies to the FHIR base as JSON, where a
+// batch or transaction Bundle goes: the mapping never panics, a Bundle it
+// accepts is a batch or transaction whose every entry is mapped as a
+// request of its own (never a Bundle within the Bundle), and the enforcer
+// never answers it with a 5xx.
+func FuzzBundle(f *testing.F) {
+	f.Add(bundleOf("batch", "GET Patient/pat-1", "DELETE Observation?patient=pat-1"))
+	f.Add(bundleOf("transaction", "POST Observation", "PUT Patient/pat-1", "PATCH Observation/o1"))
+	f.Add(`{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/pat-1/$everything"}},{"request":null}]}`)
+	f.Add(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+
+	e := testEnforcer(f, EnforcerConfig{UserSearchFiltered: true, MaxBundleEntries: 50})
+	tokens := []*Claims{
+		patientToken("patient/*.cruds", "pat-1"),
+		userToken("user/*.cruds"),
+		systemToken("system/*.cruds"),
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := ParseFHIRRequestOptions(fuzzRequest("POST", "/fhir", "", body, "application/fhir+json"), "/fhir", ParseOptions{MaxBundleEntries: 50})
+		if err == nil {
+			if req.Kind != KindBatch && req.Kind != KindTransaction {
+				t.Fatalf("a Bundle mapped as %v: %q", req.Kind, body)
+			}
+			for i, entry := range req.Entries {
+				if entry.Kind == KindBatch || entry.Kind == KindTransaction || entry.Entries != nil {
+					t.Fatalf("entry %d mapped as a Bundle: %q", i, body)
+				}
+			}
+		}
+		for _, c := range tokens {
+			w := httptest.NewRecorder()
+			withClaims(c, e.Middleware(okHandler)).ServeHTTP(w, fuzzRequest("POST", "/fhir", "", body, "application/fhir+json"))
+			if w.Code >= 500 {
+				t.Fatalf("status %d for %q", w.Code, body)
+			}
+		}
+	})
+}
