@@ -172,11 +172,15 @@ func compact(t *testing.T, header, payload map[string]any, signature string) str
 func signatureOf(raw string) string { return raw[strings.LastIndexByte(raw, '.')+1:] }
 
 // hmacJWT signs payload with HS256 keyed by secret (public material an
-// attacker can read), under our kid: the algorithm-confusion forgery.
-func hmacJWT(t *testing.T, secret []byte, kid string, payload map[string]any) string {
+// attacker can read), under kid when it is not empty: the
+// algorithm-confusion forgery.
+func hmacJWT(t *testing.T, secret []byte, kid string, payload any) string {
 	t.Helper()
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: secret},
-		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", kid))
+	opts := (&jose.SignerOptions{}).WithType("at+jwt")
+	if kid != "" {
+		opts = opts.WithHeader("kid", kid)
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: secret}, opts)
 	require.NoError(t, err)
 	body, err := json.Marshal(payload)
 	require.NoError(t, err)

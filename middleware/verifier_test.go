@@ -64,16 +64,7 @@ func noneToken(t *testing.T, claims any) string {
 func hmacWithPublicKey(t *testing.T, claims any) string {
 	der, err := x509.MarshalPKIXPublicKey(testRSAKey().Public())
 	require.NoError(t, err)
-	secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: secret}, (&jose.SignerOptions{}).WithType("at+jwt"))
-	require.NoError(t, err)
-	body, err := json.Marshal(claims)
-	require.NoError(t, err)
-	jws, err := sig.Sign(body)
-	require.NoError(t, err)
-	raw, err := jws.CompactSerialize()
-	require.NoError(t, err)
-	return raw
+	return hmacJWT(t, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), "", claims)
 }
 
 func TestMiddleware(t *testing.T) {
