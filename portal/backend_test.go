@@ -52,6 +52,7 @@ func TestBackendServiceGetsATokenAsThePageShows(t *testing.T) {
 	assert.Contains(t, page, `id="token-endpoint">`+d.TokenEndpoint+"<", "the token endpoint is discovery's")
 	assert.Contains(t, page, "<code class=\"value\">"+d.Issuer+"</code>", "the issuer")
 	assert.Contains(t, page, `id="scopes">system/*.rs<`)
+	assert.Contains(t, page, `id="registration-token"`, "the RFC 7592 registration access token, this once")
 
 	header := exampleJSON(t, page, "assertion-header")
 	assert.Equal(t, map[string]any{"alg": "ES384", "kid": "k1", "typ": "JWT"}, header, "the alg follows the key's curve")
