@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +83,17 @@ func (a *auditRecorder) Events() []AuditEvent {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]AuditEvent(nil), a.events...)
+}
+
+// Of returns the events so far whose action is one of actions.
+func (a *auditRecorder) Of(actions ...string) []AuditEvent {
+	var out []AuditEvent
+	for _, e := range a.Events() {
+		if slices.Contains(actions, e.Action) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestServerAuditStampsTime(t *testing.T) {

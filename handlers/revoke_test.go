@@ -33,13 +33,7 @@ func requireRevokeOK(t *testing.T, w *httptest.ResponseRecorder) {
 
 // revokeEvents returns the token.revoke events the rig's sink saw.
 func (g rig) revokeEvents() []AuditEvent {
-	var out []AuditEvent
-	for _, e := range g.Audits.Events() {
-		if e.Action == "token.revoke" {
-			out = append(out, e)
-		}
-	}
-	return out
+	return g.Audits.Of("token.revoke")
 }
 
 func (g rig) accessRevoked(t *testing.T, jti string) bool {

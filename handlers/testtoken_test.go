@@ -158,12 +158,7 @@ func TestIssueTestTokenIsAudited(t *testing.T) {
 	_, err = ts.IssueTestToken(context.Background(), TestToken{ClientID: "app", Scope: "bogus/scope/"})
 	require.Error(t, err)
 
-	var got []AuditEvent
-	for _, e := range ts.Audits.Events() {
-		if e.Action == "token.issue.test" {
-			got = append(got, e)
-		}
-	}
+	got := ts.Audits.Of("token.issue.test")
 	require.Len(t, got, 2)
 	assert.Equal(t, "success", got[0].Outcome)
 	assert.Equal(t, "app", got[0].ClientID)

@@ -84,12 +84,7 @@ func TestUserTestTokenIsAuditedAsATestToken(t *testing.T) {
 	tok, err := ts.IssueUserTestToken(context.Background(), &u, UserTestToken{ClientID: "developer-portal", Scope: "user/*.rs fhirUser"})
 	require.NoError(t, err)
 
-	var got []AuditEvent
-	for _, e := range ts.Audits.Events() {
-		if e.Action == "token.issue.test" {
-			got = append(got, e)
-		}
-	}
+	got := ts.Audits.Of("token.issue.test")
 	require.Len(t, got, 2)
 	assert.Equal(t, "failure", got[0].Outcome)
 	assert.Equal(t, "pat-3", got[0].Patient)
@@ -188,12 +183,7 @@ func TestRequireLoginNamesTheUserInAudits(t *testing.T) {
 	login := b.follow(b.get(ts.Issuer() + "/page"))
 	b.signIn(login, "clinician")
 
-	var changes []AuditEvent
-	for _, e := range ts.Audits.Events() {
-		if e.Action == "client.register" || e.Action == "client.delete" {
-			changes = append(changes, e)
-		}
-	}
+	changes := ts.Audits.Of("client.register", "client.delete")
 	require.Len(t, changes, 2)
 	for _, e := range changes {
 		assert.Equal(t, "success", e.Outcome, e.Action)
