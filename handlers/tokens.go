@@ -32,6 +32,11 @@ type AccessTokenClaims struct {
 	FHIRContext json.RawMessage `json:"fhirContext,omitempty"`
 }
 
+// revocationKey is what the deny-list is asked about the token.
+func (c *AccessTokenClaims) revocationKey() store.AccessToken {
+	return store.AccessToken{JTI: c.ID, Subject: c.Subject, ClientID: c.ClientID, IssuedAt: time.Unix(c.IssuedAt, 0)}
+}
+
 // idTokenClaims are an OpenID Connect id_token's (Core §2), with SMART's
 // fhirUser.
 type idTokenClaims struct {
