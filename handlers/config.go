@@ -116,6 +116,12 @@ type Config struct {
 	// remembered; default 90 days. Negative: never remembered.
 	ConsentTTL time.Duration
 
+	// ScopeCategories are the parts of a resource type the consent page
+	// lets a person share on their own, instead of a whole patient/ or
+	// user/ scope of that type the app asked for. Nil: USCoreCategories();
+	// an empty, non-nil slice offers none.
+	ScopeCategories []ScopeCategory
+
 	// AuthorizeLaunch decides whether a request to the launch endpoint
 	// that comes without a signed-in user (an EHR's back end, say) may
 	// launch an app, typically by checking an API credential; it returns a
@@ -176,6 +182,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Pages == nil {
 		c.Pages = DefaultPages()
+	}
+	if c.ScopeCategories == nil {
+		c.ScopeCategories = USCoreCategories()
 	}
 	if len(c.SmartStyle) == 0 {
 		c.SmartStyle = defaultSmartStyle

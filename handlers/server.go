@@ -37,6 +37,7 @@ type Server struct {
 	sessions    *scs.SessionManager
 	crossOrigin *http.CrossOriginProtection
 	pages       *template.Template
+	categories  categories
 }
 
 // New validates cfg and returns a Server.
@@ -58,6 +59,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("handlers: Config.SigningKeys has no %s key", alg)
 		}
 	}
+	cats, err := newCategories(cfg.ScopeCategories)
+	if err != nil {
+		return nil, err
+	}
 	sessions := cfg.Sessions
 	if sessions == nil {
 		sessions = NewSessionManager(nil, issuer.Scheme == "https")
@@ -68,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		sessions:    sessions,
 		crossOrigin: http.NewCrossOriginProtection(),
 		pages:       cfg.Pages,
+		categories:  cats,
 		cfg:         cfg,
 		issuer:      issuer,
 		fhirBase:    fhirBase,
@@ -177,5 +183,8 @@ func (s *Server) Mount(mux *http.ServeMux) {
 		mux.Handle(iss+"/launch", s.Launch())
 		mux.Handle(iss+"/userinfo", s.Userinfo())
 		mux.Handle(iss+"/smart-style.json", s.SmartStyle())
+		mux.Handle(iss+"/apps", s.Apps())
+		mux.Handle(iss+"/api/apps", s.AppsAPI())
+		mux.Handle(iss+"/api/apps/{client_id}", s.AppsAPI())
 	}
 }
