@@ -82,7 +82,7 @@ func newCategories(list []ScopeCategory) (categories, error) {
 		if err != nil || sc.ResourceType == "*" {
 			return nil, fmt.Errorf("handlers: Config.ScopeCategories[%d]: ResourceType %q is not a FHIR resource type", i, sc.ResourceType)
 		}
-		if _, ok := probe.Constrain(sc.Param, sc.Value); !ok {
+		if _, ok := probe.Constrain(sc.Param, sc.Value); !ok || !searchParamName(sc.Param) {
 			return nil, fmt.Errorf("handlers: Config.ScopeCategories[%d]: Param %q and Value %q do not make a scope constraint", i, sc.Param, sc.Value)
 		}
 		if sc.Label == "" {
@@ -118,4 +118,17 @@ func (c categories) label(resourceType string, p scope.Param) string {
 		}
 	}
 	return ""
+}
+
+// searchParamName accepts what a FHIR search parameter name is made of:
+// letters, digits, "-", "_" and ".", starting with a letter.
+func searchParamName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '-' || c == '_' || c == '.')) {
+			return false
+		}
+	}
+	return name != ""
 }
