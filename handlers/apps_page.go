@@ -72,7 +72,7 @@ func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 	}
 	data.UserName = displayName(u)
 	for _, a := range apps {
-		data.Apps = append(data.Apps, s.appLine(a))
+		data.Apps = append(data.Apps, s.appLine(r, u, a))
 	}
 	s.renderPage(w, http.StatusOK, pageApps, data)
 }
@@ -118,12 +118,15 @@ func (s *Server) authorizedApp(ctx context.Context, subject, clientID string) (*
 	return &apps[i], nil
 }
 
-// appLine puts an app in the page's words.
-func (s *Server) appLine(a AuthorizedApp) appLine {
-	l := appLine{
-		ClientID: a.ClientID, Name: appName(a), Since: day(a.Since),
-		Patients: strings.Join(a.Patients, ", "),
+// appLine puts an app in the page's words, naming its patients as the
+// picker does.
+func (s *Server) appLine(r *http.Request, u *User, a AuthorizedApp) appLine {
+	l := appLine{ClientID: a.ClientID, Name: appName(a), Since: day(a.Since)}
+	var patients []string
+	for _, p := range a.Patients {
+		patients = append(patients, s.patientLabel(r, u, p))
 	}
+	l.Patients = strings.Join(patients, ", ")
 	if !a.ConsentExpiresAt.IsZero() {
 		l.RememberedUntil = day(a.ConsentExpiresAt)
 	}

@@ -120,7 +120,7 @@ func TestAppsPageListsAndRevokes(t *testing.T) {
 	assert.Contains(t, page.Body, ">Revoke Med Tracker</button>")
 	assert.NotContains(t, page.Body, "Clinic Board", "another user's app is not listed")
 	assert.Contains(t, page.Body, "Read and search records of type Observation of the selected patient", "the granted access, in words")
-	assert.Contains(t, page.Body, "for pat-1")
+	assert.Contains(t, page.Body, "for Amy Shaw (pat-1)", "the patient named as the picker names them")
 	assert.NotContains(t, page.Body, "<script")
 	assert.Equal(t, "DENY", page.Header.Get("X-Frame-Options"))
 

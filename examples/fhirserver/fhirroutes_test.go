@@ -32,8 +32,14 @@ type fhirDemo struct {
 
 func startFHIRDemo(t *testing.T) *fhirDemo {
 	t.Helper()
+	return startFHIRDemoOn(t, "memory")
+}
+
+// startFHIRDemoOn is startFHIRDemo on the store dsn names.
+func startFHIRDemoOn(t *testing.T, dsn string) *fhirDemo {
+	t.Helper()
 	keysFile := filepath.Join(t.TempDir(), "keys.pem")
-	base := startDemo(t, "-store", "memory", "-keys", keysFile)
+	base := startDemo(t, "-store", dsn, "-keys", keysFile)
 	data, err := os.ReadFile(keysFile)
 	require.NoError(t, err)
 	keys, err := parseKeys(keysFile, data)
