@@ -112,7 +112,7 @@ func (s *Server) mayAccess(ctx context.Context, u *User, patient string) (bool, 
 	if s.access == nil {
 		return false, nil
 	}
-	ok, err := s.access.CanAccessPatient(ctx, u, patient)
+	ok, err := s.access.CanAccessPatient(ctx, u.accessUser(), patient)
 	if err != nil {
 		return false, fmt.Errorf("patient access for %q: %w", u.Subject, err)
 	}
@@ -297,12 +297,6 @@ func humanDuration(d time.Duration) string {
 	} else {
 		return fmt.Sprintf("%d minutes", m)
 	}
-}
-
-// Continue serves the step after a login: the authorization picks up
-// where it stopped.
-func (s *Server) Continue() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveContinue)), http.MethodGet)
 }
 
 func (s *Server) serveContinue(w http.ResponseWriter, r *http.Request) {

@@ -16,17 +16,6 @@ import (
 // LaunchURL is the launch endpoint's absolute URL.
 func (s *Server) LaunchURL() string { return s.endpoint("launch") }
 
-// Launch serves the EHR launch endpoint. An EHR (its signed-in user's
-// browser, posting the session's csrf_token, or its back end, let in by
-// Config.AuthorizeLaunch) posts a form with client_id and the context:
-// patient, encounter, fhirContext (a JSON array), intent,
-// need_patient_banner. The endpoint stores a short-lived, single-use
-// launch and answers 303 to the app's initiate_login_uri with iss and
-// launch (SMART App Launch 2.x §EHR launch).
-func (s *Server) Launch() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveLaunch)), http.MethodPost)
-}
-
 func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ev := AuditEvent{Action: "launch.create", Outcome: "failure", Source: r.RemoteAddr}

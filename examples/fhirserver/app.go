@@ -61,7 +61,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	go store.Sweep(sweepCtx, st, sweepInterval, log)
 	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
-	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
+	policy := newDemoAccess(fhirBase, data)
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
 		FHIRBaseURL:           fhirBase,
@@ -70,7 +70,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		AuthorizeRegistration: adminGate(adminToken),
 		AuthorizeLaunch:       adminGate(adminToken),
 		Authenticator:         passwords,
-		PatientAccess:         access,
+		PatientAccess:         policy,
 		Sessions:              sessions,
 		Logger:                log,
 	})
@@ -78,16 +78,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
-		Issuer:      auth.Issuer(),
-		FHIRBase:    auth.FHIRBaseURL(),
-		SigningKeys: keys,
-		Revocations: st,
-		Data:        data,
-		Access:      newDemoAccess(auth.FHIRBaseURL()),
-		Clients:     st,
-		Logger:      log,
-	})
+	fhirAPI, err := newFHIRAPI(auth, data, policy, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -106,7 +97,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, owner: dev.Owner, log: log}))
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
 )
@@ -17,7 +18,6 @@ import (
 type ehrPage struct {
 	auth    *handlers.Server
 	clients store.ClientStore
-	access  personAccess
 	owner   func(*handlers.User) string // whose clients are the user's own: the portal's
 	log     *slog.Logger
 }
@@ -25,7 +25,7 @@ type ehrPage struct {
 // ehrView is what the template shows.
 type ehrView struct {
 	User      *handlers.User
-	Patients  []handlers.PatientSummary
+	Patients  []access.Patient
 	Apps      []*store.Client
 	LaunchURL string
 	LogoutURL string
@@ -34,7 +34,7 @@ type ehrView struct {
 
 func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := handlers.SignedInUser(r)
-	patients, err := p.access.Patients(r.Context(), u, "", 100)
+	patients, err := p.auth.Patients(r.Context(), u, "", 100)
 	if err != nil {
 		p.fail(w, "list patients", err)
 		return

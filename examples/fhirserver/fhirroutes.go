@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,26 +10,15 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/middleware"
-	"github.com/fhirkit/smart/store"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
-// fhirAPIConfig is what the protected FHIR routes are built from.
-type fhirAPIConfig struct {
-	Issuer      string // the authorization server's issuer, {base}/auth
-	FHIRBase    string // the FHIR base URL, {base}/fhir: tokens' aud
-	SigningKeys []handlers.SigningKey
-	Revocations store.RevocationStore
-	Data        *fhirData
-	Access      middleware.PatientAccess
-	Clients     store.ClientStore // browser apps may call from their redirect URIs' origins
-	Logger      *slog.Logger
-}
-
 // newFHIRAPI returns the demo's FHIR resource routes, to be mounted at
-// the FHIR base's path plus "/", behind bearer verification and
-// FHIR-aware scope enforcement:
+// the FHIR base's path plus "/", behind the kit's protection stack
+// (CORS, bearer verification against auth's keys, revocations and
+// issuer, FHIR-aware scope enforcement with the demo's access policy):
 //
 //	GET Patient/{id}        GET Patient?_id=...
 //	GET Observation/{id}    GET Observation?patient=...&category=...&code=...
@@ -39,42 +27,24 @@ type fhirAPIConfig struct {
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
 // refuses the searches that would need it.
-func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
-	basePath, err := basePathOf(cfg.FHIRBase)
-	if err != nil {
-		return nil, err
-	}
-	var keys []crypto.PublicKey
-	for _, k := range cfg.SigningKeys {
-		keys = append(keys, k.Signer.Public())
-	}
-	verifier, err := middleware.NewVerifier(middleware.VerifierConfig{
-		Issuer:      cfg.Issuer,
-		Audience:    cfg.FHIRBase,
-		PublicKeys:  keys,
-		Revocations: cfg.Revocations,
-		Logger:      cfg.Logger,
+func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, log *slog.Logger) (http.Handler, error) {
+	protect, err := middleware.Protect(middleware.Config{
+		Server:        auth,
+		PatientAccess: policy,
+		FHIR: fhir.Config{ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
+			return data.resourcePatient(resourceType, id), nil
+		}},
+		Verifier: middleware.VerifierConfig{Logger: log},
+		CORS:     middleware.CORSConfig{Logger: log},
 	})
 	if err != nil {
 		return nil, err
 	}
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{
-		Base: basePath,
-		ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
-			return cfg.Data.resourcePatient(resourceType, id), nil
-		},
-		PatientAccess: cfg.Access,
-		Logger:        cfg.Logger,
-	})
+	basePath, err := basePathOf(auth.FHIRBaseURL())
 	if err != nil {
 		return nil, err
 	}
-
-	cors, err := middleware.NewCORS(middleware.CORSConfig{Clients: cfg.Clients, Logger: cfg.Logger})
-	if err != nil {
-		return nil, err
-	}
-	api := &fhirAPI{data: cfg.Data, base: strings.TrimSuffix(cfg.FHIRBase, "/"), basePath: basePath}
+	api := &fhirAPI{data: data, base: auth.FHIRBaseURL(), basePath: basePath}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+basePath+"/Patient/{id}", api.readPatient)
 	mux.HandleFunc("GET "+basePath+"/Patient", api.searchPatients)
@@ -82,7 +52,7 @@ func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
 	mux.HandleFunc("GET "+basePath+"/Observation", api.searchObservations)
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
 	mux.HandleFunc(basePath+"/", api.notSupported)
-	return cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(mux)))), nil
+	return protect(mux), nil
 }
 
 // basePathOf returns the path of the FHIR base URL, without a trailing
