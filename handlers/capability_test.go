@@ -51,7 +51,6 @@ func TestCapabilityStatementSecurityShape(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"token":      ts.TokenURL(),
 		"register":   ts.RegistrationURL(),
-		"manage":     ts.RegistrationURL(),
 		"introspect": ts.IntrospectionURL(),
 		"revoke":     ts.RevocationURL(),
 	}, uris, "no authorize URI until the endpoint exists")

@@ -126,6 +126,12 @@ type Config struct {
 	// smart_style_url of every launch (SMART App Launch 2.x §Styles);
 	// default a plain light style.
 	SmartStyle json.RawMessage
+
+	// ManagementURL is the page where a person reviews the apps they
+	// have authorized and revokes them, such as the host's patient
+	// portal: discovery's management_endpoint and the CapabilityStatement's
+	// oauth-uris "manage" (SMART App Launch 2.x). Empty: neither names one.
+	ManagementURL string
 }
 
 // defaultScopes are advertised when Config.ScopesSupported is empty.
@@ -202,6 +208,11 @@ func (c Config) validate() error {
 	}
 	if c.MaxAssertionTTL > 5*time.Minute {
 		return fmt.Errorf("handlers: Config.MaxAssertionTTL is %v; SMART Backend Services allows at most 5m", c.MaxAssertionTTL)
+	}
+	if c.ManagementURL != "" {
+		if _, err := parseBaseURL(c.ManagementURL); err != nil {
+			return fmt.Errorf("handlers: Config.ManagementURL: %w", err)
+		}
 	}
 	return nil
 }
