@@ -583,3 +583,61 @@ func TestConfigManagementURL(t *testing.T) {
 		assert.ErrorContains(t, err, "Config.ManagementURL", bad)
 	}
 }
+
+// The scope lists the (g)(10) scenarios request (its ScopeConstants and
+// the v1 scenario's).
+var (
+	g10ResourceTypes = strings.Fields(`Medication AllergyIntolerance CarePlan CareTeam Condition Coverage Device
+		DiagnosticReport DocumentReference Encounter Goal Immunization Location MedicationDispense
+		MedicationRequest Observation Organization Patient Practitioner PractitionerRole Procedure
+		Provenance QuestionnaireResponse RelatedPerson ServiceRequest Specimen`)
+	g10StandaloneScopes = g10Scopes("launch/patient openid fhirUser offline_access", "patient", "rs")
+	g10EHRScopes        = g10Scopes("launch openid fhirUser offline_access", "user", "rs")
+	g10V1Scopes         = g10Scopes("launch/patient openid fhirUser offline_access", "patient", "read")
+)
+
+func g10Scopes(prefix, level, permissions string) string {
+	out := strings.Fields(prefix)
+	for _, typ := range g10ResourceTypes {
+		out = append(out, level+"/"+typ+"."+permissions)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestKitScopesAsRequested: (g)(10) "Patient-level access with OpenID
+// Connect and Refresh Token scopes used", its user-level twin for the EHR
+// launch, the v1-scopes scenario and "Patient-level scopes were
+// granted": each scope the scenario asks for comes back as asked, so
+// every US Core type is granted at the level asked.
+func TestKitScopesAsRequested(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withPersonSide, withLaunchAPI)
+	k := newKitLaunch(t, ts)
+	for _, tt := range []struct {
+		name   string
+		scopes string
+		token  func(t *testing.T, scopes string) *oauth2.Token
+	}{
+		{"standalone, v2 patient scopes", g10StandaloneScopes, func(t *testing.T, s string) *oauth2.Token {
+			return k.standalone(t, "patient", "", s)
+		}},
+		{"standalone, v1 patient scopes", g10V1Scopes, func(t *testing.T, s string) *oauth2.Token {
+			return k.standalone(t, "patient", "", s)
+		}},
+		{"EHR launch, v2 user scopes", g10EHRScopes, func(t *testing.T, s string) *oauth2.Token {
+			return k.ehr(t, url.Values{"patient": {"pat-1"}}, s)
+		}},
+		{"EHR launch, patient scopes", "launch openid fhirUser offline_access patient/Patient.rs", func(t *testing.T, s string) *oauth2.Token {
+			return k.ehr(t, url.Values{"patient": {"pat-1"}}, s)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tok := tt.token(t, tt.scopes)
+			assert.ElementsMatch(t, strings.Fields(tt.scopes), strings.Fields(extraString(tok, "scope")))
+			assert.Equal(t, "pat-1", extraString(tok, "patient"))
+			assert.NotEmpty(t, tok.RefreshToken, "offline_access")
+			assert.NotEmpty(t, extraString(tok, "id_token"), "openid")
+		})
+	}
+}
