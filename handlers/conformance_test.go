@@ -179,50 +179,67 @@ func TestKitTokenResponses(t *testing.T) {
 		}
 	}
 
+	rs384 := clientKey(t, "rs384", jose.RS384)
+	asym := ts.createClient(t, &store.Client{
+		ID: "asymmetric-" + randomSuffix(), Name: "asymmetric app", AuthMethod: store.AuthMethodPrivateKeyJWT,
+		RedirectURIs: []string{testRedirectURI}, GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken},
+		Scope: testUserScope, JWKS: jwks(t, rs384),
+	})
+
 	for _, tt := range []struct {
 		name   string
 		client *store.Client
-		edit   func(*http.Request)
+		// auth adds the client's credentials to a request's form, and
+		// returns what it sets on the request itself.
+		auth   func(t *testing.T, form url.Values) func(*http.Request)
 		origin string // a public client's token request comes from the browser
 	}{
-		{"confidential symmetric client", sym, withBasic(sym.ID, sec), ""},
-		{"public client, from its own origin", pub, nil, testAppOrigin},
+		{"confidential symmetric client", sym, func(_ *testing.T, _ url.Values) func(*http.Request) {
+			return withBasic(sym.ID, sec)
+		}, ""},
+		{"confidential asymmetric client", asym, func(t *testing.T, f url.Values) func(*http.Request) {
+			f.Set("client_assertion_type", clientAssertionType)
+			f.Set("client_assertion", ts.kitAssertion(t, asym.ID, rs384))
+			return nil
+		}, ""},
+		{"public client, from its own origin", pub, func(_ *testing.T, f url.Values) func(*http.Request) {
+			f.Set("client_id", pub.ID)
+			return nil
+		}, testAppOrigin},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			edit := func(r *http.Request) {
-				if tt.edit != nil {
-					tt.edit(r)
-				}
-				if tt.origin != "" {
-					r.Header.Set("Origin", tt.origin)
-				}
-			}
-			clientID := ""
-			if tt.client.AuthMethod == store.AuthMethodNone {
-				clientID = tt.client.ID
+			post := func(form url.Values) *httptest.ResponseRecorder {
+				edit := tt.auth(t, form)
+				return ts.postForm("/token", form, func(r *http.Request) {
+					if edit != nil {
+						edit(r)
+					}
+					if tt.origin != "" {
+						r.Header.Set("Origin", tt.origin)
+					}
+				})
 			}
 			code, verifier := ts.saveCode(t, tt.client, testUserScope, nil)
-			w := ts.postForm("/token", url.Values{
-				"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
-				"redirect_uri": {testRedirectURI}, "client_id": {clientID},
-			}, edit)
+			w := post(url.Values{
+				"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {testRedirectURI},
+			})
 			first := requireKitAnswer(t, w, http.StatusOK)
 			requireTokenFields(t, first)
+			assert.NotEmpty(t, first["id_token"], "public and asymmetric launches return an id_token")
 			if tt.origin != "" {
 				assert.Equal(t, tt.origin, w.Header().Get("Access-Control-Allow-Origin"), "SMART 2.2 CORS on the token exchange of a public client")
 			}
 
 			// Refresh without scope, then with the scope just received.
 			refresh := first["refresh_token"].(string)
-			w = ts.postForm("/token", refreshForm(clientID, refresh, ""), edit)
-			second := requireKitAnswer(t, w, http.StatusOK)
+			second := requireKitAnswer(t, post(refreshForm("", refresh, "")), http.StatusOK)
 			requireTokenFields(t, second)
 			within(t, second["scope"], first["scope"])
 			if next, ok := second["refresh_token"].(string); ok {
 				refresh = next
 			}
-			third := requireKitAnswer(t, ts.postForm("/token", refreshForm(clientID, refresh, second["scope"].(string)), edit), http.StatusOK)
+			third := requireKitAnswer(t, post(refreshForm("", refresh, second["scope"].(string))), http.StatusOK)
 			requireTokenFields(t, third)
 			within(t, third["scope"], second["scope"])
 		})
