@@ -137,6 +137,21 @@ func fetch(t *testing.T, u string, headers map[string]string) (int, http.Header,
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	return send(t, req)
+}
+
+// postFormHeaders posts form and returns the status, headers and body.
+func postFormHeaders(t *testing.T, u string, form url.Values) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return send(t, req)
+}
+
+// send sends req and returns the status, headers and whole body.
+func send(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -380,17 +395,6 @@ func TestContractKitStandaloneLaunch(t *testing.T) {
 	status, intro = postForm(t, introspect, url.Values{"token": {"invalid_token_value"}}, tok.AccessToken)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, map[string]any{"active": false}, intro)
-}
-
-// postFormHeaders posts form and returns the status, headers and body.
-func postFormHeaders(t *testing.T, u string, form url.Values) (int, http.Header, []byte) {
-	t.Helper()
-	resp, err := http.PostForm(u, form)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, resp.Header, body
 }
 
 // TestContractKitInvalidTokenRequests: the (g)(10) invalid token
