@@ -311,7 +311,7 @@ func TestContractKitEHRLaunch(t *testing.T) {
 	require.NoError(t, err)
 	idt, err := provider.Verifier(&oidc.Config{ClientID: app.conf.ClientID}).Verify(context.Background(), rawID)
 	require.NoError(t, err)
-	jws, err := jose.ParseSigned(rawID, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(rawID, []jose.SignatureAlgorithm{jose.RS256})
 	require.NoError(t, err)
 	assert.NotEmpty(t, jws.Signatures[0].Header.KeyID)
 	assert.Less(t, len(idt.Subject), 256)
@@ -385,7 +385,7 @@ func TestContractKitStandaloneLaunch(t *testing.T) {
 	assert.ElementsMatch(t, strings.Fields(received), strings.Fields(intro["scope"].(string)))
 	assert.Equal(t, "pat-1", intro["patient"])
 	assert.Greater(t, intro["exp"].(float64), float64(time.Now().Unix()))
-	idt, err := jose.ParseSigned(tok.Extra("id_token").(string), []jose.SignatureAlgorithm{jose.RS256})
+	idt, err := jose.ParseSignedCompact(tok.Extra("id_token").(string), []jose.SignatureAlgorithm{jose.RS256})
 	require.NoError(t, err)
 	var idClaims map[string]any
 	require.NoError(t, json.Unmarshal(idt.UnsafePayloadWithoutVerification(), &idClaims))
