@@ -146,12 +146,17 @@ func (s *Server) userGrant(f *pendingAuthorization, u *User) (scope.Set, store.L
 	if err != nil {
 		return set, lc, fmt.Errorf("stored scope of flow: %w", err)
 	}
-	if f.Launch != nil {
+	// Every launch context points to the style document: an EHR launch's
+	// always (even one without a patient), a standalone launch's when a
+	// patient is in context. The app must show a patient banner in a
+	// standalone launch; in an EHR launch the EHR says (need_patient_banner).
+	switch {
+	case f.Launch != nil:
 		lc = *f.Launch
-	} else if f.Patient != "" {
+	case f.Patient != "":
 		lc = store.LaunchContext{Patient: f.Patient, NeedPatientBanner: true}
 	}
-	if lc.SmartStyleURL == "" && !lc.IsZero() {
+	if lc.SmartStyleURL == "" && (f.Launch != nil || !lc.IsZero()) {
 		lc.SmartStyleURL = s.StyleURL()
 	}
 	var keep []scope.Scope

@@ -128,6 +128,12 @@ type Config struct {
 	// smart_style_url of every launch (SMART App Launch 2.x §Styles);
 	// default a plain light style.
 	SmartStyle json.RawMessage
+
+	// ManagementURL is the page where a person reviews the apps they
+	// have authorized and revokes them, such as the host's patient
+	// portal: discovery's management_endpoint and the CapabilityStatement's
+	// oauth-uris "manage" (SMART App Launch 2.x). Empty: neither names one.
+	ManagementURL string
 }
 
 // defaultScopes are advertised when Config.ScopesSupported is empty.
@@ -205,6 +211,11 @@ func (c Config) validate() error {
 	if c.MaxAssertionTTL > 5*time.Minute {
 		return fmt.Errorf("handlers: Config.MaxAssertionTTL is %v; SMART Backend Services allows at most 5m", c.MaxAssertionTTL)
 	}
+	if c.ManagementURL != "" {
+		if _, err := parseBaseURL(c.ManagementURL); err != nil {
+			return fmt.Errorf("handlers: Config.ManagementURL: %w", err)
+		}
+	}
 	if len(c.SmartStyle) > 0 && !json.Valid(c.SmartStyle) {
 		return fmt.Errorf("handlers: Config.SmartStyle is not a JSON document")
 	}
@@ -229,6 +240,7 @@ func (c Config) validatePersonSide() error {
 		{"ConsentTTL", c.ConsentTTL != 0},
 		{"AuthorizeLaunch", c.AuthorizeLaunch != nil},
 		{"SmartStyle", len(c.SmartStyle) > 0},
+		{"ManagementURL", c.ManagementURL != ""},
 	} {
 		if f.set {
 			return fmt.Errorf("handlers: Config.%s is set but Config.Authenticator is nil: "+

@@ -209,9 +209,9 @@ func TestIntrospectActiveAccessTokenAnswersEveryField(t *testing.T) {
 				"iss": %q, "aud": %q,
 				"jti": %q,
 				"patient": "pat-1", "encounter": "enc-1",
-				"fhirUser": "Practitioner/prac-1",
+				"fhirUser": %q,
 				"fhirContext": [{"reference":"Observation/obs-1","role":"launch"}]
-			}`, app, c.Expiry, c.IssuedAt, g.Issuer(), g.FHIRBaseURL(), c.ID), w.Body.String())
+			}`, app, c.Expiry, c.IssuedAt, g.Issuer(), g.FHIRBaseURL(), c.ID, g.FHIRBaseURL()+"/Practitioner/prac-1"), w.Body.String())
 		})
 	}
 }

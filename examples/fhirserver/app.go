@@ -97,7 +97,10 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, owner: dev.Owner, log: log}))
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{
+		auth: auth, clients: st, owner: dev.Owner, data: data, launchURL: base + ehrLaunchPath, log: log,
+	}))
+	mux.Handle("POST "+ehrLaunchPath, ehrLaunch{auth: auth, data: data})
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }
@@ -166,6 +169,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 					resource("Patient", "read", "search-type"),
 					resource("Observation", "read", "search-type"),
 					resource("Practitioner", "read"),
+					resource("Encounter", "read", "search-type"),
 				},
 			}},
 		}

@@ -23,6 +23,7 @@ import (
 //	GET Patient/{id}        GET Patient?_id=...
 //	GET Observation/{id}    GET Observation?patient=...&category=...&code=...
 //	GET Practitioner/{id}
+//	GET Encounter/{id}      GET Encounter?patient=...
 //
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
@@ -51,6 +52,8 @@ func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy acce
 	mux.HandleFunc("GET "+basePath+"/Observation/{id}", api.readObservation)
 	mux.HandleFunc("GET "+basePath+"/Observation", api.searchObservations)
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
+	mux.HandleFunc("GET "+basePath+"/Encounter/{id}", api.readEncounter)
+	mux.HandleFunc("GET "+basePath+"/Encounter", api.searchEncounters)
 	mux.HandleFunc(basePath+"/", api.notSupported)
 	return protect(mux), nil
 }
@@ -88,6 +91,16 @@ func (a *fhirAPI) readPractitioner(w http.ResponseWriter, r *http.Request) {
 	writeRead(w, "Practitioner", p, ok)
 }
 
+func (a *fhirAPI) readEncounter(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.data.encounter(r.PathValue("id"))
+	writeRead(w, "Encounter", e, ok)
+}
+
+func (a *fhirAPI) searchEncounters(w http.ResponseWriter, r *http.Request) {
+	res, err := search(a.data.allEncounters(), r.URL.Query(), encounterParams(a.base))
+	writeSearch(w, a.base, "Encounter", res, err, func(e *encounterResource) string { return e.ID })
+}
+
 func (a *fhirAPI) searchPatients(w http.ResponseWriter, r *http.Request) {
 	res, err := search(a.data.allPatients(), r.URL.Query(), patientParams())
 	writeSearch(w, a.base, "Patient", res, err, func(p *patientResource) string { return p.ID })
@@ -103,7 +116,7 @@ func (a *fhirAPI) searchObservations(w http.ResponseWriter, r *http.Request) {
 func (a *fhirAPI) notSupported(w http.ResponseWriter, r *http.Request) {
 	typ, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, a.basePath+"/"), "/")
 	switch typ {
-	case "Patient", "Observation", "Practitioner":
+	case "Patient", "Observation", "Practitioner", "Encounter":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "The demo serves only read and search.")
