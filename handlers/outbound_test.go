@@ -490,8 +490,7 @@ func TestOutboundRedirects(t *testing.T) {
 	doc := jwks(t, clientKey(t, "es384", jose.ES384))
 	plain := newCountingServer(t, "127.0.0.1:0", false, serveKeys(doc))
 	var target atomic.Pointer[string]
-	var front *countingServer
-	front = newCountingServer(t, "127.0.0.1:0", true, func(w http.ResponseWriter, r *http.Request) {
+	front := newCountingServer(t, "127.0.0.1:0", true, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/jwks":
 			_, _ = w.Write(doc)
