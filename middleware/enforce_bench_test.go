@@ -14,9 +14,9 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// BenchmarkFHIREnforcer measures the whole enforcement middleware on a
+// BenchmarkFHIREnforcement measures FHIR enforcement behind the Verifier on a
 // typical patient-app search.
-func BenchmarkFHIREnforcer(b *testing.B) {
+func BenchmarkFHIREnforcement(b *testing.B) {
 	e := testEnforcer(b, Config{})
 	c := patientToken("launch/patient openid fhirUser patient/Observation.rs patient/Patient.rs", "pat-1")
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
