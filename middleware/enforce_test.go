@@ -213,10 +213,11 @@ func TestEnforceGranularScopes(t *testing.T) {
 		{name: "category with system", claims: lab,
 			target: "/fhir/Observation?patient=pat-1&category=http://terminology.hl7.org/CodeSystem/observation-category%7Claboratory",
 			want:   200},
-		{name: "no category", claims: lab, target: "/fhir/Observation?patient=pat-1", want: 403,
-			wantScope: "patient/Observation.s"},
-		{name: "another category", claims: lab, target: "/fhir/Observation?patient=pat-1&category=vital-signs", want: 403},
-		{name: "instance read cannot be judged", claims: lab, target: "/fhir/Observation/obs-1", want: 403},
+		{name: "another patient", claims: lab, target: "/fhir/Observation?patient=pat-2", want: 403},
+		{name: "a create cannot be filtered", claims: patientToken("patient/Observation.crs?category=laboratory", "pat-1"),
+			method: "POST", target: "/fhir/Observation", body: "{}", contentType: "application/fhir+json", want: 403},
+		{name: "a system search cannot be filtered", claims: patientToken("patient/*.rs?category=laboratory", "pat-1"),
+			target: "/fhir/?_type=Observation", want: 403},
 	})
 }
 
@@ -255,7 +256,8 @@ func TestEnforceUserScopes(t *testing.T) {
 		e := fhir.NewEnforcer(fhir.Config{})
 		req, err := fhir.ParseRequest(httptest.NewRequest("GET", "/Observation?patient=pat-1", nil), "")
 		require.NoError(t, err)
-		assert.ErrorIs(t, e.Authorize(context.Background(), user.grant(), &req), fhir.ErrForbidden)
+		_, err = e.Authorize(context.Background(), user.grant(), &req)
+		assert.ErrorIs(t, err, fhir.ErrForbidden)
 	})
 }
 

@@ -67,6 +67,16 @@ type Config struct {
 	// batch or transaction Bundle); zero values are fhir's defaults.
 	Parse fhir.ParseOptions
 
+	// HostFiltersGranular says the host's routes apply the granular-scope
+	// Filter (fhir.FilterFrom) themselves, in their queries. By default
+	// Protect filters instead: when only granular scopes allow a read or
+	// search, it holds the route's JSON answer, drops the Bundle entries
+	// the scopes do not reach and answers 403 for a resource they do not
+	// reach. MaxFilteredBytes bounds an answer it holds (default
+	// DefaultMaxFilteredBytes); a larger one is refused with 500.
+	HostFiltersGranular bool
+	MaxFilteredBytes    int64
+
 	// CORS configures cross-origin access for browser apps. Default, with
 	// Server: the origins of the redirect URIs of the token's client.
 	// Without Server, set CORS.Clients or CORS.AllowOrigin.
@@ -116,11 +126,15 @@ type protection struct {
 	cors     *CORS
 	enforcer *fhir.Enforcer
 	parse    fhir.ParseOptions
-	base     string   // "" for the root
-	issuer   string   // the authorization server's path, passed through; "" for none
-	public   []string // relative to base
-	realm    string
-	log      *slog.Logger
+	// hostFilters: the routes apply granular Filters; else responses are
+	// filtered here, up to maxFiltered bytes.
+	hostFilters bool
+	maxFiltered int64
+	base        string   // "" for the root
+	issuer      string   // the authorization server's path, passed through; "" for none
+	public      []string // relative to base
+	realm       string
+	log         *slog.Logger
 }
 
 func newProtection(cfg Config) (*protection, error) {
@@ -143,6 +157,9 @@ func newProtection(cfg Config) (*protection, error) {
 	if cfg.Parse.MaxBodyBytes < 0 || cfg.Parse.MaxBundleEntries < 0 {
 		return nil, errors.New("middleware: Config.Parse: limits must not be negative")
 	}
+	if cfg.MaxFilteredBytes < 0 {
+		return nil, errors.New("middleware: Config.MaxFilteredBytes is negative")
+	}
 	for _, path := range cfg.PublicPaths {
 		if path == "" || strings.HasPrefix(path, "/") {
 			return nil, fmt.Errorf("middleware: Config.PublicPaths: %q must be a non-empty path relative to the FHIR base", path)
@@ -151,7 +168,11 @@ func newProtection(cfg Config) (*protection, error) {
 	cfg.FHIR.PatientAccess = cfg.PatientAccess
 	p := &protection{
 		verifier: v, cors: cors, enforcer: fhir.NewEnforcer(cfg.FHIR), parse: cfg.Parse,
+		hostFilters: cfg.HostFiltersGranular, maxFiltered: cfg.MaxFilteredBytes,
 		public: cfg.PublicPaths, realm: v.realm, log: cfg.Logger,
+	}
+	if p.maxFiltered == 0 {
+		p.maxFiltered = DefaultMaxFilteredBytes
 	}
 	if p.public == nil {
 		p.public = DefaultPublicPaths()
@@ -285,6 +306,10 @@ func cleanPath(rel string) bool {
 //   - 403 insufficient_scope when the token does not allow it, naming
 //     the scope that would when one would (patient/Observation.s);
 //   - 500 when the Compartment, ResourcePatient or PatientAccess fail.
+//
+// When only granular scopes allow the request, the route finds their
+// Filter with fhir.FilterFrom, and its answer is filtered here unless the
+// host filters itself.
 func (p *protection) enforce(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := ClaimsFrom(r.Context())
@@ -297,11 +322,17 @@ func (p *protection) enforce(next http.Handler) http.Handler {
 			p.writeParseError(w, r, err)
 			return
 		}
-		if err := p.enforcer.Authorize(r.Context(), c.grant(), &req); err != nil {
+		f, err := p.enforcer.Authorize(r.Context(), c.grant(), &req)
+		switch {
+		case err != nil:
 			p.writeAuthzError(w, r, &req, err)
-			return
+		case f == nil:
+			next.ServeHTTP(w, r)
+		case p.hostFilters:
+			next.ServeHTTP(w, r.WithContext(fhir.NewContext(r.Context(), f)))
+		default:
+			p.filterResponse(w, r.WithContext(fhir.NewContext(r.Context(), f)), f, next)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -207,8 +207,10 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"lab scope reads laboratory observations", "lab only", "Observation?patient=pat-1&category=laboratory", 200, lab1},
 		{"lab scope reads them with the category's system", "lab only",
 			"Observation?patient=pat-1&category=" + url.QueryEscape(systemObservationCategory+"|laboratory"), 200, lab1},
-		{"lab scope: a search without category is forbidden", "lab only", "Observation?patient=pat-1", 403, nil},
-		{"lab scope: vital signs are forbidden", "lab only", "Observation?patient=pat-1&category=vital-signs", 403, nil},
+		{"lab scope: a search without category finds the labs only", "lab only", "Observation?patient=pat-1", 200, lab1},
+		{"lab scope: a search for vital signs finds nothing", "lab only", "Observation?patient=pat-1&category=vital-signs", 200, []string{}},
+		{"lab scope reads a lab observation", "lab only", "Observation/" + lab1[0], 200, lab1[:1]},
+		{"lab scope: a vital-signs observation is forbidden", "lab only", "Observation/obs-1-heart-rate", 403, nil},
 		{"lab scope: another patient's labs are forbidden", "lab only", "Observation?patient=pat-2&category=laboratory", 403, nil},
 		{"lab scope: the Patient resource is forbidden", "lab only", "Patient/pat-1", 403, nil},
 

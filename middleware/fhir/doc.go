@@ -15,10 +15,11 @@
 //	if err != nil {
 //		// not a FHIR request this package can judge: answer 400
 //	}
-//	err = enforcer.Authorize(ctx, &fhir.Grant{Scopes: scopes, Patient: "pat-1"}, &req)
+//	filter, err := enforcer.Authorize(ctx, &fhir.Grant{Scopes: scopes, Patient: "pat-1"}, &req)
 //	if errors.Is(err, fhir.ErrForbidden) {
 //		// 403
 //	}
+//	// filter != nil: only granular scopes allow it; serve what filter.Match passes
 //
 // It reads no response bodies and stores nothing; it does not know
 // where a stored resource belongs unless Config.ResourcePatient (or a

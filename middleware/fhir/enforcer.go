@@ -120,9 +120,11 @@ func (e *ForbiddenError) Error() string { return "fhir: request not permitted: "
 // Is makes errors.Is(err, ErrForbidden) true.
 func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
-// Authorize decides whether the token whose claims are c may make req.
-// It returns nil, a *ForbiddenError, or another error when the
-// Compartment, ResourcePatient or PatientAccess failed.
+// Authorize decides whether a token's grant g allows req. It returns a
+// nil error when it does, a *ForbiddenError when it does not, or another
+// error when the Compartment, ResourcePatient or PatientAccess failed.
+// When only granular scopes allow req, Authorize also returns the Filter
+// its results must pass; otherwise the Filter is nil.
 //
 // The rules, in order:
 //
@@ -143,6 +145,15 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 //     passes only when UserSearchFiltered says the host filters it;
 //     patient/: the scopes allow it and the Compartment confines it to
 //     the token's patient (Grant.Patient).
+//   - In each context the scopes allow an interaction when one of them
+//     reaches every resource of the type (scope.Set.Reach), or when the
+//     search's own parameters confine it to what granular scopes reach
+//     (category=laboratory under ...?category=laboratory). Otherwise
+//     granular scopes still allow a read, vread, instance or type
+//     history, or type search of one resource type, with a Filter of
+//     what they reach; never a write, which the Filter could not judge.
+//     A context that allows without a Filter is preferred over one that
+//     needs a Filter.
 //   - In each context, a search's _include and _revinclude need a scope
 //     of that context allowing a search of the type they bring in
 //     (Source:param:Target for _include, Source for _revinclude), or a
@@ -150,23 +161,38 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 //     only in the system/ context, since iterating can walk from one
 //     patient's resources to another's. The Compartment judges the
 //     search itself, not what its includes bring in.
-func (e *Enforcer) Authorize(ctx context.Context, g *Grant, req *Request) error {
+func (e *Enforcer) Authorize(ctx context.Context, g *Grant, req *Request) (*Filter, error) {
 	switch req.Kind {
 	case KindCapabilities:
-		return nil
+		return nil, nil
 	case KindBatch, KindTransaction:
-		for i := range req.Entries {
-			if err := e.Authorize(ctx, g, &req.Entries[i]); err != nil {
-				return fmt.Errorf("%s entry %d: %w", req.Kind, i, err)
-			}
-		}
-		return nil
+		return nil, e.authorizeEntries(ctx, g, req)
 	case KindOperation:
-		return e.authorizeOperation(ctx, g, req)
+		return nil, e.authorizeOperation(ctx, g, req)
 	case KindInteraction:
 		return e.authorizeInteraction(ctx, g, req)
 	}
-	return &ForbiddenError{Reason: "unknown request kind"}
+	return nil, &ForbiddenError{Reason: "unknown request kind"}
+}
+
+// authorizeWhole allows req only if no Filter is needed: the parts of a
+// Bundle or an operation answer with more than one resource's worth, which
+// a Filter of one type cannot judge.
+func (e *Enforcer) authorizeWhole(ctx context.Context, g *Grant, req *Request) error {
+	f, err := e.Authorize(ctx, g, req)
+	if err == nil && f != nil {
+		return &ForbiddenError{Reason: "only granular scopes allow " + req.String() + ", which cannot be filtered here"}
+	}
+	return err
+}
+
+func (e *Enforcer) authorizeEntries(ctx context.Context, g *Grant, req *Request) error {
+	for i := range req.Entries {
+		if err := e.authorizeWhole(ctx, g, &req.Entries[i]); err != nil {
+			return fmt.Errorf("%s entry %d: %w", req.Kind, i, err)
+		}
+	}
+	return nil
 }
 
 func (e *Enforcer) authorizeOperation(ctx context.Context, g *Grant, req *Request) error {
@@ -182,7 +208,7 @@ func (e *Enforcer) authorizeOperation(ctx context.Context, g *Grant, req *Reques
 		if needs[i].Kind == KindOperation || needs[i].Kind == KindBatch || needs[i].Kind == KindTransaction {
 			return &ForbiddenError{Reason: "operation rule for " + req.Operation + " returned a non-interaction"}
 		}
-		if err := e.Authorize(ctx, g, &needs[i]); err != nil {
+		if err := e.authorizeWhole(ctx, g, &needs[i]); err != nil {
 			return err
 		}
 	}
@@ -192,32 +218,42 @@ func (e *Enforcer) authorizeOperation(ctx context.Context, g *Grant, req *Reques
 // authorizeInteraction tries system/, then user/, then patient/. A
 // context whose scopes allow the request but whose policy or
 // compartment refuses it is remembered, so the refusal says "forbidden"
-// rather than asking for a scope the token already has.
-func (e *Enforcer) authorizeInteraction(ctx context.Context, g *Grant, req *Request) error {
+// rather than asking for a scope the token already has. A context that
+// allows only with a Filter is remembered too, in case a later one allows
+// without.
+func (e *Enforcer) authorizeInteraction(ctx context.Context, g *Grant, req *Request) (*Filter, error) {
 	var refused *ForbiddenError
+	var filtered *Filter
 	missing := ""
 	for _, sc := range [...]scope.Context{scope.System, scope.User, scope.Patient} {
-		ok, inc := e.scopesAllow(g, sc, req)
+		f, ok, inc := e.scopesAllow(g, sc, req)
 		if !ok {
 			missing = cmp.Or(missing, inc)
 			continue
 		}
+		if f != nil && filtered != nil {
+			continue // the first filtered context stands
+		}
 		err := e.contextAllows(ctx, g, sc, req)
-		if err == nil {
-			return nil
-		}
-		if !errors.As(err, &refused) {
-			return err
+		switch {
+		case err == nil && f == nil:
+			return nil, nil
+		case err == nil:
+			filtered = f
+		case !errors.As(err, &refused):
+			return nil, err
 		}
 	}
-	if refused != nil {
-		return refused
-	}
-	if missing != "" {
+	switch {
+	case filtered != nil:
+		return filtered, nil
+	case refused != nil:
+		return nil, refused
+	case missing != "":
 		include := Request{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: missing}
-		return &ForbiddenError{Scope: neededScope(g, &include), Reason: "no scope allows the includes of " + req.String()}
+		return nil, &ForbiddenError{Scope: neededScope(g, &include), Reason: "no scope allows the includes of " + req.String()}
 	}
-	return &ForbiddenError{Scope: neededScope(g, req), Reason: "no scope allows " + req.String()}
+	return nil, &ForbiddenError{Scope: neededScope(g, req), Reason: "no scope allows " + req.String()}
 }
 
 // contextAllows applies the context's rule beyond the scope letters.
@@ -291,14 +327,22 @@ func isReadOnlySearch(req *Request) bool {
 }
 
 // scopesAllow reports whether the token's scopes of context sc allow
-// req's interaction, and a search of every type its includes bring in.
-// When only an include is missing, it returns that type.
-func (e *Enforcer) scopesAllow(g *Grant, sc scope.Context, req *Request) (ok bool, missing string) {
-	if !g.Scopes.Allows(sc, req.ResourceType, req.Interaction, req.Query) {
-		return false, ""
+// req's interaction, and a search of every type its includes bring in,
+// with the Filter granular scopes need, if any. When only an include is
+// missing, it returns that type.
+func (e *Enforcer) scopesAllow(g *Grant, sc scope.Context, req *Request) (f *Filter, ok bool, missing string) {
+	reach := g.Scopes.Reach(sc, req.ResourceType, req.Interaction)
+	switch {
+	case reach.None():
+		return nil, false, ""
+	case !reach.ConfinedBy(req.Query):
+		if !filterable(req) {
+			return nil, false, ""
+		}
+		f = &Filter{ResourceType: req.ResourceType, reach: reach}
 	}
 	if req.Interaction != scope.SearchType && req.Interaction != scope.SearchSystem {
-		return true, ""
+		return f, true, ""
 	}
 	ok = true
 	forEachInclude(req, func(typ string, iterate bool) bool {
@@ -315,7 +359,20 @@ func (e *Enforcer) scopesAllow(g *Grant, sc scope.Context, req *Request) (ok boo
 		}
 		return ok
 	})
-	return ok, missing
+	return f, ok, missing
+}
+
+// filterable reports whether a Filter can judge what req answers with:
+// resources of its one type, read or searched, never written.
+func filterable(req *Request) bool {
+	if req.ResourceType == "" || req.ResourceType == "*" {
+		return false
+	}
+	switch req.Interaction {
+	case scope.Read, scope.VRead, scope.HistoryInstance, scope.HistoryType, scope.SearchType:
+		return true
+	}
+	return false
 }
 
 // forEachInclude calls f with the type each _include or _revinclude of

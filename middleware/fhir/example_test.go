@@ -35,7 +35,7 @@ func ExampleEnforcer_Authorize() {
 		if err != nil {
 			panic(err)
 		}
-		err = enforcer.Authorize(context.Background(), c.grant, &req)
+		_, err = enforcer.Authorize(context.Background(), c.grant, &req)
 		fmt.Println(c.who, req.String(), "allowed:", !errors.Is(err, fhir.ErrForbidden))
 	}
 	// Output:
