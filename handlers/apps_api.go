@@ -2,10 +2,11 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 )
 
-// AppsAPI serves the apps API for the signed-in person, who is known by
-// the session cookie, as on the apps page:
+// serveAppsAPI serves the apps API for the signed-in person, who is
+// known by the session cookie, as on the apps page:
 //
 //	GET    AppsAPIURL()                {"apps": [AuthorizedApp, ...]}
 //	GET    AppsAPIURL()+"/{client_id}" one AuthorizedApp, or 404
@@ -15,9 +16,6 @@ import (
 // is refused (CrossOriginProtection); a page of the same origin calls it
 // with fetch. An app that is not on the person's list, another person's
 // included, is 404.
-func (s *Server) AppsAPI() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveAppsAPI)), http.MethodGet, http.MethodDelete)
-}
 
 // appsList is the answer to GET AppsAPIURL().
 type appsList struct {
@@ -31,7 +29,12 @@ func (s *Server) serveAppsAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_required", "error_description": "sign in first"})
 		return
 	}
-	clientID := r.PathValue("client_id")
+	// Read from the path itself, so that no router needs to fill in
+	// path values.
+	clientID, named := strings.CutPrefix(r.URL.Path, s.issuer.Path+"/api/apps/")
+	if !named {
+		clientID = ""
+	}
 	if clientID == "" {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)

@@ -41,14 +41,11 @@ type appLine struct {
 	RefreshUntil    string
 }
 
-// Apps serves the page of the apps the signed-in person has authorized:
-// GET lists them, each with a Revoke button; the button's POST (with the
-// session's CSRF token) revokes the app and comes back to the list. A
-// person who is not signed in is sent to sign in first.
-func (s *Server) Apps() http.Handler {
-	return allowMethods(s.RequireLogin(http.HandlerFunc(s.serveApps)), http.MethodGet, http.MethodPost)
-}
-
+// serveApps serves the page of the apps the signed-in person has
+// authorized (AppsURL): GET lists them, each with a Revoke button; the
+// button's POST (with the session's CSRF token) revokes the app and comes
+// back to the list. A person who is not signed in is sent to sign in
+// first.
 func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u := SignedInUser(r)
