@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"io"
@@ -12,33 +12,35 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/middleware"
 )
 
 // routerParts are the middleware a FHIR API mounts, built once per
 // router under test.
 type routerParts struct {
-	cors     *CORS
-	verifier *Verifier
-	enforcer *FHIREnforcer
+	cors     *middleware.CORS
+	verifier *middleware.Verifier
+	enforcer *middleware.FHIREnforcer
 	hits     *atomic.Int64 // requests that reached a route
 }
 
 func newRouterParts(t *testing.T) routerParts {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	c, err := NewCORS(CORSConfig{Clients: corsClients(t), Logger: quiet})
+	c, err := middleware.NewCORS(middleware.CORSConfig{Clients: clients(t), Logger: quiet})
 	require.NoError(t, err)
-	e, err := NewFHIREnforcer(EnforcerConfig{Base: "/fhir", Realm: testAudience, Logger: quiet})
+	e, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Realm: testAudience, Logger: quiet})
 	require.NoError(t, err)
-	return routerParts{cors: c, verifier: newTestVerifier(t, nil), enforcer: e, hits: new(atomic.Int64)}
+	return routerParts{cors: c, verifier: newVerifier(t), enforcer: e, hits: new(atomic.Int64)}
 }
 
 // readPatient answers a read with the id the router extracted, so the
 // test sees the router's path parameters survive the middleware.
 func (p routerParts) readPatient(id func(*http.Request) string) http.Handler {
-	return RequireScope("patient/Patient.r")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return middleware.RequireScope("patient/Patient.r")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.hits.Add(1)
-		c, _ := ClaimsFrom(r.Context())
+		c, _ := middleware.ClaimsFrom(r.Context())
 		_, _ = io.WriteString(w, "Patient/"+id(r)+" for "+c.ClientID)
 	}))
 }
@@ -78,7 +80,7 @@ var routers = []struct {
 
 func TestRouters(t *testing.T) {
 	t.Parallel()
-	token := corsToken(t, func(c map[string]any) { c["scope"] = "launch/patient patient/Patient.rs" })
+	token := signToken(t, "launch/patient patient/Patient.rs")
 	tests := []struct {
 		name      string
 		method    string
@@ -167,12 +169,12 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	api.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
 	api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).Methods(http.MethodGet)
 
-	w := serve(r, preflightRequest(appOrigin, "GET"))
+	w := serve(r, preflight(appOrigin))
 	assert.NotEqual(t, http.StatusNoContent, w.Code) // gorilla's 404 or 405
 	assert.Empty(t, w.Header().Get("Access-Control-Allow-Origin"))
 
 	// Wrapping the whole router instead works without the OPTIONS route.
-	w = serve(p.cors.Middleware(r), preflightRequest(appOrigin, "GET"))
+	w = serve(p.cors.Middleware(r), preflight(appOrigin))
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	assert.Equal(t, appOrigin, w.Header().Get("Access-Control-Allow-Origin"))
 }
