@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,7 +68,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	go store.Sweep(sweepCtx, st, sweepInterval, log)
 	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
-	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
+	policy := newDemoAccess(fhirBase, data)
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
 		FHIRBaseURL:           fhirBase,
@@ -75,24 +77,19 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		AuthorizeRegistration: adminGate(adminToken),
 		AuthorizeLaunch:       adminGate(adminToken),
 		Authenticator:         passwords,
-		PatientAccess:         access,
+		PatientAccess:         policy,
 		Sessions:              sessions,
 		Logger:                log,
+		// Served on loopback, the demo is on a developer's machine, where
+		// backend clients' jwks_uri servers run on loopback too; anywhere
+		// else it fetches jwks_uri documents from public addresses only.
+		Outbound: handlers.OutboundPolicy{AllowLoopback: isLoopbackURL(base)},
 	})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
-		Issuer:      auth.Issuer(),
-		FHIRBase:    auth.FHIRBaseURL(),
-		SigningKeys: keys,
-		Revocations: st,
-		Data:        data,
-		Access:      newDemoAccess(auth.FHIRBaseURL()),
-		Clients:     st,
-		Logger:      log,
-	})
+	fhirAPI, err := newFHIRAPI(auth, data, policy, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -111,9 +108,26 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{
+		auth: auth, clients: st, owner: dev.Owner, data: data, launchURL: base + ehrLaunchPath, log: log,
+	}))
+	mux.Handle("POST "+ehrLaunchPath, ehrLaunch{auth: auth, data: data})
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
+}
+
+// isLoopbackURL reports whether u is an http(s) URL on localhost or a
+// loopback IP address.
+func isLoopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Unmap().IsLoopback()
+	}
+	return host == "localhost"
 }
 
 // openStore opens the -store DSN: memory, or a SQL database.
@@ -180,6 +194,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 					resource("Patient", "read", "search-type"),
 					resource("Observation", "read", "search-type"),
 					resource("Practitioner", "read"),
+					resource("Encounter", "read", "search-type"),
 				},
 			}},
 		}

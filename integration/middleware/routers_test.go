@@ -16,23 +16,21 @@ import (
 	"github.com/fhirkit/smart/middleware"
 )
 
-// routerParts are the middleware a FHIR API mounts, built once per
-// router under test.
+// routerParts are the protection stack a FHIR API mounts, built once
+// per router under test.
 type routerParts struct {
-	cors     *middleware.CORS
-	verifier *middleware.Verifier
-	enforcer *middleware.FHIREnforcer
-	hits     *atomic.Int64 // requests that reached a route
+	protect func(http.Handler) http.Handler
+	hits    *atomic.Int64 // requests that reached a route
 }
 
 func newRouterParts(t *testing.T) routerParts {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	c, err := middleware.NewCORS(middleware.CORSConfig{Clients: clients(t), Logger: quiet})
+	protect, err := middleware.Protect(middleware.Config{
+		Verifier: verifierConfig(t),
+		CORS:     middleware.CORSConfig{Clients: clients(t), Logger: slog.New(slog.DiscardHandler)},
+	})
 	require.NoError(t, err)
-	e, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Realm: testAudience, Logger: quiet})
-	require.NoError(t, err)
-	return routerParts{cors: c, verifier: newVerifier(t), enforcer: e, hits: new(atomic.Int64)}
+	return routerParts{protect: protect, hits: new(atomic.Int64)}
 }
 
 // readPatient answers a read with the id the router extracted, so the
@@ -56,12 +54,12 @@ var routers = []struct {
 		m.Handle("GET /fhir/Patient/{id}", p.readPatient(func(r *http.Request) string { return r.PathValue("id") }))
 		// Wrapping the mux, the preflight is answered before the mux
 		// would refuse OPTIONS on a GET pattern.
-		return p.cors.Middleware(p.verifier.Middleware(p.cors.TokenClientMiddleware(p.enforcer.Middleware(m))))
+		return p.protect(m)
 	}},
 	{"chi", func(p routerParts) http.Handler {
 		r := chi.NewRouter()
 		r.Route("/fhir", func(r chi.Router) {
-			r.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+			r.Use(p.protect)
 			r.Method(http.MethodGet, "/Patient/{id}", p.readPatient(func(r *http.Request) string { return chi.URLParam(r, "id") }))
 		})
 		return r
@@ -69,7 +67,7 @@ var routers = []struct {
 	{"gorilla/mux", func(p routerParts) http.Handler {
 		r := mux.NewRouter()
 		api := r.PathPrefix("/fhir").Subrouter()
-		api.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+		api.Use(p.protect)
 		// gorilla/mux runs middleware only for a route that matched the
 		// method, so the route takes OPTIONS for the preflight.
 		api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).
@@ -166,7 +164,7 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	p := newRouterParts(t)
 	r := mux.NewRouter()
 	api := r.PathPrefix("/fhir").Subrouter()
-	api.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+	api.Use(p.protect)
 	api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).Methods(http.MethodGet)
 
 	w := serve(r, preflight(appOrigin))
@@ -174,7 +172,7 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	assert.Empty(t, w.Header().Get("Access-Control-Allow-Origin"))
 
 	// Wrapping the whole router instead works without the OPTIONS route.
-	w = serve(p.cors.Middleware(r), preflight(appOrigin))
+	w = serve(p.protect(r), preflight(appOrigin))
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	assert.Equal(t, appOrigin, w.Header().Get("Access-Control-Allow-Origin"))
 }

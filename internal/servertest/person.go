@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/internal/secret"
 	"github.com/fhirkit/smart/store"
@@ -18,8 +19,8 @@ import (
 // The person side of the scenarios: one user, "patient" (password
 // "patient"), who is Patient/pat-1 and sees only that record.
 var (
-	patientUser    = handlers.User{Subject: "user-patient", FHIRUser: "Patient/pat-1", Name: "Amy Shaw"}
-	patientSummary = handlers.PatientSummary{ID: "pat-1", Name: "Amy Shaw"}
+	patientUser = handlers.User{Subject: "user-patient", FHIRUser: "Patient/pat-1", Name: "Amy Shaw"}
+	ownRecord   = access.Fixed{"Patient/pat-1": {{ID: "pat-1", Name: "Amy Shaw"}}}
 )
 
 // PersonScope is what an app of the person-side scenarios may ask for.
@@ -29,7 +30,7 @@ const PersonScope = "openid fhirUser launch/patient offline_access patient/*.rs"
 // signing in on the built-in form.
 func PersonSide(c *handlers.Config) {
 	c.Authenticator = handlers.AuthenticatorFunc(authenticate)
-	c.PatientAccess = ownRecord{}
+	c.PatientAccess = ownRecord
 }
 
 func authenticate(w http.ResponseWriter, r *http.Request, l *handlers.Login) (*handlers.User, error) {
@@ -43,20 +44,6 @@ func authenticate(w http.ResponseWriter, r *http.Request, l *handlers.Login) (*h
 	}
 	u := patientUser
 	return &u, nil
-}
-
-// ownRecord lets a patient see their own record only.
-type ownRecord struct{}
-
-func (ownRecord) Patients(_ context.Context, u *handlers.User, _ string, limit int) ([]handlers.PatientSummary, error) {
-	if u.FHIRUser != patientUser.FHIRUser || limit < 1 {
-		return nil, nil
-	}
-	return []handlers.PatientSummary{patientSummary}, nil
-}
-
-func (ownRecord) CanAccessPatient(_ context.Context, u *handlers.User, id string) (bool, error) {
-	return u.FHIRUser == patientUser.FHIRUser && id == patientSummary.ID, nil
 }
 
 // PersonClient registers a public app allowed PersonScope.
