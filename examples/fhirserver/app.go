@@ -13,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	// The database/sql drivers of the -store DSNs: sqlstore imports none.
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
