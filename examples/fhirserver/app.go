@@ -57,10 +57,16 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
-	sweepCtx, stopSweeping := context.WithCancel(ctx)
-	go store.Sweep(sweepCtx, st, sweepInterval, log)
-	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
+	exports, err := newExporter(exporterConfig{Data: data, FHIRBase: fhirBase, Pace: o.exportPace, Logger: log})
+	if err != nil {
+		stopSessions()
+		closeStore()
+		return nil, err
+	}
+	stopSweeping := startSweeper(ctx, st, log)
+	// The shutdown order (shutdown.go): background work first, the store last.
+	closeAll := func() error { exports.Close(); stopSweeping(); stopSessions(); return closeStore() }
 	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
@@ -86,6 +92,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		Data:        data,
 		Access:      newDemoAccess(auth.FHIRBaseURL()),
 		Clients:     st,
+		Export:      exports,
 		Logger:      log,
 	})
 	if err != nil {
@@ -178,6 +185,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 				},
 			}},
 		}
+		addBulkDataCapabilities(cs)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_ = json.NewEncoder(w).Encode(cs)

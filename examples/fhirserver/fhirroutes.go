@@ -25,6 +25,7 @@ type fhirAPIConfig struct {
 	Data        *fhirData
 	Access      middleware.PatientAccess
 	Clients     store.ClientStore // browser apps may call from their redirect URIs' origins
+	Export      *exporter         // Bulk Data export; nil for none
 	Logger      *slog.Logger
 }
 
@@ -35,6 +36,7 @@ type fhirAPIConfig struct {
 //	GET Patient/{id}        GET Patient?_id=...
 //	GET Observation/{id}    GET Observation?patient=...&category=...&code=...
 //	GET Practitioner/{id}
+//	GET $export, Patient/$export, Group/{id}/$export and their job URLs (export.go)
 //
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
@@ -64,6 +66,7 @@ func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
 			return cfg.Data.resourcePatient(resourceType, id), nil
 		},
 		PatientAccess: cfg.Access,
+		Operations:    enforcerOperations(),
 		Logger:        cfg.Logger,
 	})
 	if err != nil {
@@ -82,7 +85,13 @@ func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
 	mux.HandleFunc("GET "+basePath+"/Observation", api.searchObservations)
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
 	mux.HandleFunc(basePath+"/", api.notSupported)
-	return cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(mux)))), nil
+	routes := http.NewServeMux()
+	routes.Handle(basePath+"/", enforcer.Middleware(mux))
+	if cfg.Export != nil {
+		cfg.Export.mountKickOff(mux)
+		cfg.Export.mountJobs(routes, enforcer.Authorize)
+	}
+	return cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(routes))), nil
 }
 
 // basePathOf returns the path of the FHIR base URL, without a trailing
@@ -221,10 +230,13 @@ func writeFHIR(w http.ResponseWriter, status int, v any) {
 
 // writeOutcome answers with an OperationOutcome of one error issue.
 func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
-	writeFHIR(w, status, map[string]any{
+	writeFHIR(w, status, operationOutcome("error", code, diagnostics))
+}
+
+// operationOutcome is an OperationOutcome of one issue.
+func operationOutcome(severity, code, diagnostics string) map[string]any {
+	return map[string]any{
 		"resourceType": "OperationOutcome",
-		"issue": []map[string]string{{
-			"severity": "error", "code": code, "diagnostics": diagnostics,
-		}},
-	})
+		"issue":        []map[string]string{{"severity": severity, "code": code, "diagnostics": diagnostics}},
+	}
 }
