@@ -3,9 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +17,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/internal/testutil"
+	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/scope"
 )
 
 // bulkAnswer is one answer of a Bulk Data endpoint.
@@ -394,4 +402,189 @@ func TestCapabilityStatementDeclaresBulkData(t *testing.T) {
 		"Patient": "export http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
 		"Group":   "export http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
 	}, got)
+}
+
+// exportHarness serves an exporter in process, behind the real enforcer,
+// with the claims a Verifier would have put in the context.
+type exportHarness struct {
+	x     *exporter
+	h     http.Handler
+	clock *testutil.FakeClock
+}
+
+func newExportHarness(t *testing.T) *exportHarness {
+	t.Helper()
+	clock := testutil.NewFakeClock()
+	x, err := newExporter(exporterConfig{
+		Data: newDemoData(), FHIRBase: "https://ehr.example/fhir", Logger: slog.New(slog.DiscardHandler), Now: clock.Now,
+	})
+	require.NoError(t, err)
+	t.Cleanup(x.Close)
+	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Operations: enforcerOperations()})
+	require.NoError(t, err)
+	fhir := http.NewServeMux()
+	x.mountKickOff(fhir)
+	routes := http.NewServeMux()
+	routes.Handle("/fhir/", enforcer.Middleware(fhir))
+	x.mountJobs(routes, enforcer.Authorize)
+	return &exportHarness{x: x, h: routes, clock: clock}
+}
+
+// do serves method on path (on the FHIR server's host) for clientID
+// holding system/*.rs.
+func (e *exportHarness) do(t *testing.T, method, path, clientID string) *httptest.ResponseRecorder {
+	t.Helper()
+	scopes, err := scope.ParseSet("system/*.rs")
+	require.NoError(t, err)
+	r := httptest.NewRequest(method, strings.TrimPrefix(path, "https://ehr.example"), nil)
+	r.Header.Set("Prefer", "respond-async")
+	r = r.WithContext(middleware.WithClaims(r.Context(), &middleware.Claims{ClientID: clientID, Scopes: scopes}))
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// finish waits for the job behind statusURL to complete.
+func (e *exportHarness) finish(t *testing.T, statusURL, clientID string) exportManifest {
+	t.Helper()
+	var w *httptest.ResponseRecorder
+	require.Eventually(t, func() bool {
+		w = e.do(t, http.MethodGet, statusURL, clientID)
+		return w.Code != http.StatusAccepted
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var m exportManifest
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &m))
+	return m
+}
+
+// TestBulkExportJobsExpire: a finished job and its files answer 404 once
+// the retention has passed, and the job is forgotten.
+func TestBulkExportJobsExpire(t *testing.T) {
+	t.Parallel()
+	e := newExportHarness(t)
+	w := e.do(t, http.MethodGet, "/fhir/$export", "c1")
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	statusURL := w.Header().Get("Content-Location")
+	m := e.finish(t, statusURL, "c1")
+	require.NotEmpty(t, m.Output)
+
+	e.clock.Advance(exportRetention)
+	assert.Equal(t, http.StatusOK, e.do(t, http.MethodGet, statusURL, "c1").Code, "still there at the Expires instant")
+	assert.Equal(t, http.StatusOK, e.do(t, http.MethodGet, m.Output[0].URL, "c1").Code)
+	e.clock.Advance(time.Second)
+	assert.Equal(t, http.StatusNotFound, e.do(t, http.MethodGet, statusURL, "c1").Code, "the status after expiry")
+	assert.Equal(t, http.StatusNotFound, e.do(t, http.MethodGet, m.Output[0].URL, "c1").Code, "a file after expiry")
+	e.x.mu.Lock()
+	defer e.x.mu.Unlock()
+	assert.Empty(t, e.x.jobs, "the expired job is forgotten")
+}
+
+// TestBulkExportJobsPerClientAreLimited: past the limit a client gets 429
+// with Retry-After; deleting a job makes room; other clients are not
+// held back.
+func TestBulkExportJobsPerClientAreLimited(t *testing.T) {
+	t.Parallel()
+	e := newExportHarness(t)
+	var last string
+	for range maxExportJobsPerClient {
+		w := e.do(t, http.MethodGet, "/fhir/Patient/$export", "busy")
+		require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+		last = w.Header().Get("Content-Location")
+	}
+	w := e.do(t, http.MethodGet, "/fhir/Patient/$export", "busy")
+	assert.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.Equal(t, "60", w.Header().Get("Retry-After"))
+	assert.Equal(t, http.StatusAccepted, e.do(t, http.MethodGet, "/fhir/Patient/$export", "other").Code, "another client")
+
+	assert.Equal(t, http.StatusAccepted, e.do(t, http.MethodDelete, last, "busy").Code)
+	assert.Equal(t, http.StatusAccepted, e.do(t, http.MethodGet, "/fhir/Patient/$export", "busy").Code, "after a delete")
+}
+
+// TestBulkExportAfterCloseIsUnavailable: a kick-off during shutdown is
+// refused, never left running.
+func TestBulkExportAfterCloseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newExportHarness(t)
+	e.x.Close()
+	w := e.do(t, http.MethodGet, "/fhir/$export", "c1")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+}
+
+// TestExportRule: what the enforcer's $export rule demands of a token,
+// judged by the kit's enforcer.
+func TestExportRule(t *testing.T) {
+	t.Parallel()
+	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Operations: enforcerOperations()})
+	require.NoError(t, err)
+	tests := []struct {
+		scopes, patient, path string
+		allowed               bool
+	}{
+		{"system/*.rs", "", "/fhir/$export", true},
+		{"system/*.read", "", "/fhir/Group/all-patients/$export", true},
+		{"system/Patient.rs system/Observation.rs", "", "/fhir/Group/g/$export", true},
+		{"system/Patient.s system/Observation.s", "", "/fhir/Patient/$export", true},
+		{"system/Patient.r system/Observation.r", "", "/fhir/Patient/$export", false},
+		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export", false},
+		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export?_type=Patient,Observation", true},
+		{"system/Patient.rs", "", "/fhir/Patient/$export?_type=Patient", true},
+		{"system/Patient.rs", "", "/fhir/Patient/$export?_type=Patient&_type=Observation", false},
+		{"system/Patient.rs", "", "/fhir/Patient/$export?_type=Patient,bogus", true}, // the handler refuses bogus with 400
+		{"system/Observation.rs?category=laboratory", "", "/fhir/Patient/$export?_type=Observation", false},
+		{"patient/*.rs", "pat-1", "/fhir/Patient/$export", false},
+		{"user/*.rs", "", "/fhir/Patient/$export?_type=Patient", false},
+		{"system/*.rs", "", "/fhir/Patient/pat-1/$export", false},
+		{"system/*.rs", "", "/fhir/Observation/$export", false},
+		{"system/*.rs", "", "/fhir/Group/$export", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scopes+" "+tt.path, func(t *testing.T) {
+			scopes, err := scope.ParseSet(tt.scopes)
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			req, err := middleware.ParseFHIRRequest(r, "/fhir")
+			require.NoError(t, err)
+			err = enforcer.Authorize(context.Background(), &middleware.Claims{
+				ClientID: "c", Scopes: scopes, Patient: tt.patient, FHIRUser: map[bool]string{true: "Practitioner/prac-1"}[strings.HasPrefix(tt.scopes, "user/")],
+			}, &req)
+			if tt.allowed {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, middleware.ErrForbidden)
+			}
+		})
+	}
+}
+
+// FuzzExportParameters: whatever the kick-off's query and Prefer headers,
+// parsing never panics, and an accepted export holds only types the
+// level exports, at least one, each once.
+func FuzzExportParameters(f *testing.F) {
+	f.Add(uint8(1), "_type=Patient,Observation&_since=2026-01-01T00:00:00Z", "respond-async")
+	f.Add(uint8(2), "_type=Observation&_type=Patient&_outputFormat=ndjson", "respond-async, handling=lenient")
+	f.Add(uint8(3), "_elements=id&patient=Patient/1&_typeFilter=Observation%3Fcode%3D1", `handling="lenient"; x=y`)
+	f.Add(uint8(1), "_type=,&_since=2026-13-01T00:00:00Z", "RESPOND-ASYNC,,;")
+	f.Fuzz(func(t *testing.T, lvl uint8, rawQuery, prefer string) {
+		level := exportLevel(lvl%3 + 1)
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return
+		}
+		prefs := parsePrefer([]string{prefer})
+		job, err := parseExport(level, q, prefs["handling=lenient"])
+		if err != nil {
+			return
+		}
+		require.NotEmpty(t, job.types)
+		seen := map[string]bool{}
+		for _, typ := range job.types {
+			require.Contains(t, level.types(), typ)
+			require.False(t, seen[typ], "type %s twice", typ)
+			seen[typ] = true
+		}
+		if !prefs["handling=lenient"] {
+			require.Empty(t, job.warnings)
+		}
+	})
 }
