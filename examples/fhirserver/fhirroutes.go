@@ -212,20 +212,25 @@ func writeSearch[R any](w http.ResponseWriter, base, typ string, res searchResul
 	writeFHIR(w, http.StatusOK, b)
 }
 
-// writeFHIR writes v as FHIR JSON. Answers depend on the caller's token,
-// so no cache may keep them.
+// writeFHIR writes v as FHIR JSON.
 func writeFHIR(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		writeOutcome(w, http.StatusInternalServerError, "exception", "The resource could not be encoded.")
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/fhir+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setPrivate(w.Header(), "application/fhir+json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// setPrivate sets the headers of an answer that depends on the caller's
+// token: its content type, and that no cache may keep it nor a browser
+// sniff another type.
+func setPrivate(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // writeOutcome answers with an OperationOutcome of one error issue.

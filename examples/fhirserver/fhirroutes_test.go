@@ -393,7 +393,7 @@ func TestFHIRPublicAndUnservedPaths(t *testing.T) {
 		assert.Equal(t, "CapabilityStatement", md["resourceType"])
 		resources, _ := json.Marshal(md["rest"].([]any)[0].(map[string]any)["resource"])
 		for _, want := range []string{
-			`{"interaction":[{"code":"read"},{"code":"search-type"}],"type":"Patient"}`,
+			`{"interaction":[{"code":"read"},{"code":"search-type"}],"operation":[{"definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export","name":"export"}],"type":"Patient"}`,
 			`{"interaction":[{"code":"read"},{"code":"search-type"}],"type":"Observation"}`,
 		} {
 			assert.Contains(t, string(resources), want)

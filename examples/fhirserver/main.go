@@ -121,7 +121,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), app.Close())
 	}
-	srv := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	srv := &http.Server{
+		Handler: app.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
+		// Failed handshakes (a scanner, plain HTTP on the TLS port) are
+		// the client's failures: logged, not alarming.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo),
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
