@@ -14,23 +14,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// routerParts are the middleware a FHIR API mounts, built once per
-// router under test.
+// routerParts are the protection stack a FHIR API mounts, built once
+// per router under test.
 type routerParts struct {
-	cors     *CORS
-	verifier *Verifier
-	enforcer *FHIREnforcer
-	hits     *atomic.Int64 // requests that reached a route
+	protect func(http.Handler) http.Handler
+	hits    *atomic.Int64 // requests that reached a route
 }
 
 func newRouterParts(t *testing.T) routerParts {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	c, err := NewCORS(CORSConfig{Clients: corsClients(t), Logger: quiet})
+	protect, err := Protect(Config{
+		Verifier: testVerifierConfig(),
+		CORS:     CORSConfig{Clients: corsClients(t), Logger: slog.New(slog.DiscardHandler)},
+	})
 	require.NoError(t, err)
-	e, err := NewFHIREnforcer(EnforcerConfig{Base: "/fhir", Realm: testAudience, Logger: quiet})
-	require.NoError(t, err)
-	return routerParts{cors: c, verifier: newTestVerifier(t, nil), enforcer: e, hits: new(atomic.Int64)}
+	return routerParts{protect: protect, hits: new(atomic.Int64)}
 }
 
 // readPatient answers a read with the id the router extracted, so the
@@ -54,12 +52,12 @@ var routers = []struct {
 		m.Handle("GET /fhir/Patient/{id}", p.readPatient(func(r *http.Request) string { return r.PathValue("id") }))
 		// Wrapping the mux, the preflight is answered before the mux
 		// would refuse OPTIONS on a GET pattern.
-		return p.cors.Middleware(p.verifier.Middleware(p.cors.TokenClientMiddleware(p.enforcer.Middleware(m))))
+		return p.protect(m)
 	}},
 	{"chi", func(p routerParts) http.Handler {
 		r := chi.NewRouter()
 		r.Route("/fhir", func(r chi.Router) {
-			r.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+			r.Use(p.protect)
 			r.Method(http.MethodGet, "/Patient/{id}", p.readPatient(func(r *http.Request) string { return chi.URLParam(r, "id") }))
 		})
 		return r
@@ -67,7 +65,7 @@ var routers = []struct {
 	{"gorilla/mux", func(p routerParts) http.Handler {
 		r := mux.NewRouter()
 		api := r.PathPrefix("/fhir").Subrouter()
-		api.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+		api.Use(p.protect)
 		// gorilla/mux runs middleware only for a route that matched the
 		// method, so the route takes OPTIONS for the preflight.
 		api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).
@@ -164,7 +162,7 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	p := newRouterParts(t)
 	r := mux.NewRouter()
 	api := r.PathPrefix("/fhir").Subrouter()
-	api.Use(p.cors.Middleware, p.verifier.Middleware, p.cors.TokenClientMiddleware, p.enforcer.Middleware)
+	api.Use(p.protect)
 	api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).Methods(http.MethodGet)
 
 	w := serve(r, preflightRequest(appOrigin, "GET"))
@@ -172,7 +170,7 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	assert.Empty(t, w.Header().Get("Access-Control-Allow-Origin"))
 
 	// Wrapping the whole router instead works without the OPTIONS route.
-	w = serve(p.cors.Middleware(r), preflightRequest(appOrigin, "GET"))
+	w = serve(p.protect(r), preflightRequest(appOrigin, "GET"))
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	assert.Equal(t, appOrigin, w.Header().Get("Access-Control-Allow-Origin"))
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/fhirkit/smart/handlers"
-	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
 // resources is the stub's content.
@@ -84,7 +84,7 @@ func (s *Server) AddResource(t TB, resourceJSON string) {
 	switch {
 	case head.ResourceType == "Patient":
 		r.patient = head.ID
-	case middleware.InPatientCompartment(head.ResourceType):
+	case fhir.InPatientCompartment(head.ResourceType):
 		for _, ref := range []*struct {
 			Reference string `json:"reference"`
 		}{head.Subject, head.Patient} {

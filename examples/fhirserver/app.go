@@ -67,7 +67,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	stopSweeping := startSweeper(ctx, st, log)
 	// The shutdown order (shutdown.go): background work first, the store last.
 	closeAll := func() error { exports.Close(); stopSweeping(); stopSessions(); return closeStore() }
-	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
+	policy := newDemoAccess(fhirBase, data)
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
 		FHIRBaseURL:           fhirBase,
@@ -76,7 +76,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		AuthorizeRegistration: adminGate(adminToken),
 		AuthorizeLaunch:       adminGate(adminToken),
 		Authenticator:         passwords,
-		PatientAccess:         access,
+		PatientAccess:         policy,
 		Sessions:              sessions,
 		Logger:                log,
 	})
@@ -84,17 +84,12 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
-		Issuer:      auth.Issuer(),
-		FHIRBase:    auth.FHIRBaseURL(),
-		SigningKeys: keys,
-		Revocations: st,
-		Data:        data,
-		Access:      newDemoAccess(auth.FHIRBaseURL()),
-		Clients:     st,
-		Export:      exports,
-		Logger:      log,
-	})
+	fhirAPI, err := newFHIRAPI(auth, data, policy, exports, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	jobs, err := newJobGuard(auth, data, policy, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -108,12 +103,16 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
+	exports.mountJobs(mux, jobs) // more specific than fhirPath+"/": outside the FHIR grammar
 	dev, err := newPortal(auth, log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{
+		auth: auth, clients: st, owner: dev.Owner, data: data, launchURL: base + ehrLaunchPath, log: log,
+	}))
+	mux.Handle("POST "+ehrLaunchPath, ehrLaunch{auth: auth, data: data})
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
 }
@@ -182,6 +181,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 					resource("Patient", "read", "search-type"),
 					resource("Observation", "read", "search-type"),
 					resource("Practitioner", "read"),
+					resource("Encounter", "read", "search-type"),
 				},
 			}},
 		}

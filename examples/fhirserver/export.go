@@ -64,6 +64,7 @@ var exportedTypes = []struct {
 	patientData bool
 }{
 	{"Patient", true},
+	{"Encounter", true},
 	{"Observation", true},
 	{"Practitioner", false},
 	{"Group", false},
@@ -130,8 +131,9 @@ func (x *exporter) Close() {
 	x.wg.Wait()
 }
 
-// mountKickOff registers the kick-off routes on the mux that sits behind
-// the FHIR enforcer, which has judged the token by exportRule.
+// mountKickOff registers the kick-off routes on the FHIR API's mux,
+// behind middleware.Protect, whose enforcer has judged the token by
+// exportRule.
 func (x *exporter) mountKickOff(mux *http.ServeMux) {
 	for path, level := range map[string]exportLevel{
 		"/$export": exportSystem, "/Patient/$export": exportPatient, "/Group/{id}/$export": exportGroup,
@@ -153,14 +155,14 @@ const (
 	filePath   = "/bulkfiles/"
 )
 
-// mountJobs registers the status and file routes on a mux behind the
-// Verifier only: they are outside the FHIR RESTful grammar, so the
-// enforcer cannot map them, and each handler judges the token itself
-// (authorizeJob).
-func (x *exporter) mountJobs(mux *http.ServeMux, authz jobAuthorizer) {
-	mux.Handle("GET "+x.basePath+statusPath+"{job}", x.withJob(authz, x.status))
-	mux.Handle("DELETE "+x.basePath+statusPath+"{job}", x.withJob(authz, x.delete))
-	mux.Handle("GET "+x.basePath+filePath+"{job}/{file}", x.withJob(authz, x.file))
+// mountJobs registers the status and file routes on the app's mux, next
+// to the FHIR API's: they are more specific than its base path, so
+// Protect never sees them (they are outside the FHIR RESTful grammar it
+// maps), and guard verifies the token and judges it per job.
+func (x *exporter) mountJobs(mux *http.ServeMux, guard *jobGuard) {
+	mux.Handle("GET "+x.basePath+statusPath+"{job}", x.withJob(guard, x.status))
+	mux.Handle("DELETE "+x.basePath+statusPath+"{job}", x.withJob(guard, x.delete))
+	mux.Handle("GET "+x.basePath+filePath+"{job}/{file}", x.withJob(guard, x.file))
 }
 
 // kickOff starts a job and answers 202 with its status URL.

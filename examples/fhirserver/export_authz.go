@@ -3,22 +3,28 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 	"github.com/fhirkit/smart/scope"
 )
 
-// The Bulk Data export's glue to the kit's FHIR enforcement, in one
-// place: the $export rule the enforcer applies to a kick-off, and the
-// check of the job URLs (status, files), which lie outside the FHIR
-// RESTful grammar and so outside the enforcer.
+// The Bulk Data export's glue to the kit's resource protection, in one
+// place: the $export rule the FHIR enforcer applies to a kick-off (behind
+// middleware.Protect, with the other FHIR routes), and the guard of the
+// job URLs (status, files), which lie outside the FHIR RESTful grammar
+// and so outside Protect's enforcement: a Verifier, then a check of the
+// job's owner and of the kick-off by an enforcer of the same
+// configuration.
 
 // enforcerOperations are the operations the demo's enforcer allows: the
 // kit's defaults and $export.
-func enforcerOperations() map[string]middleware.OperationRule {
-	ops := middleware.DefaultOperations()
+func enforcerOperations() map[string]fhir.OperationRule {
+	ops := fhir.DefaultOperations()
 	ops["$export"] = exportRule
 	return ops
 }
@@ -33,7 +39,7 @@ func enforcerOperations() map[string]middleware.OperationRule {
 // reach a whole type, so it does not allow an export of it. A token
 // lacking one type's scope gets 403 insufficient_scope naming it; name
 // fewer types with _type to export less.
-func exportRule(op *middleware.FHIRRequest) ([]middleware.FHIRRequest, bool) {
+func exportRule(op *fhir.Request) ([]fhir.Request, bool) {
 	level, ok := exportLevelOf(op.ResourceType, op.ID)
 	if !ok {
 		return nil, false
@@ -42,10 +48,10 @@ func exportRule(op *middleware.FHIRRequest) ([]middleware.FHIRRequest, bool) {
 	if len(types) == 0 {
 		types = level.types()
 	}
-	needs := make([]middleware.FHIRRequest, 0, len(types))
+	needs := make([]fhir.Request, 0, len(types))
 	for _, t := range types {
-		needs = append(needs, middleware.FHIRRequest{
-			Kind: middleware.KindInteraction, Method: op.Method, Interaction: scope.SearchType, ResourceType: t,
+		needs = append(needs, fhir.Request{
+			Kind: fhir.KindInteraction, Method: op.Method, Interaction: scope.SearchType, ResourceType: t,
 		})
 	}
 	return needs, true
@@ -81,9 +87,9 @@ func isTypeName(s string) bool {
 // exportRequest is the kick-off of a job as the enforcer judges it: the
 // status and file requests are held to it again (the IG: they "SHALL be
 // protected the same way the Bulk Data Kick-off Request").
-func exportRequest(level exportLevel, groupID string, types []string) middleware.FHIRRequest {
-	req := middleware.FHIRRequest{
-		Kind: middleware.KindOperation, Method: http.MethodGet, Operation: "$export",
+func exportRequest(level exportLevel, groupID string, types []string) fhir.Request {
+	req := fhir.Request{
+		Kind: fhir.KindOperation, Method: http.MethodGet, Operation: "$export",
 		Query: map[string][]string{"_type": {strings.Join(types, ",")}},
 	}
 	switch level {
@@ -95,9 +101,33 @@ func exportRequest(level exportLevel, groupID string, types []string) middleware
 	return req
 }
 
-// A jobAuthorizer decides whether a token may make a FHIR request:
-// (*middleware.FHIREnforcer).Authorize.
-type jobAuthorizer func(ctx context.Context, c *middleware.Claims, req *middleware.FHIRRequest) error
+// jobGuard protects the job URLs: verification of the bearer token as
+// Protect does it, and the enforcer Protect uses, to judge the job's
+// kick-off again.
+type jobGuard struct {
+	verifier *middleware.Verifier
+	enforcer *fhir.Enforcer
+}
+
+func newJobGuard(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, log *slog.Logger) (*jobGuard, error) {
+	v, err := middleware.NewVerifier(middleware.VerifierConfig{
+		Issuer: auth.Issuer(), Audience: auth.FHIRBaseURL(), PublicKeys: auth.PublicKeys(),
+		Revocations: auth.Store(), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg := fhirEnforcement(data)
+	cfg.PatientAccess = policy
+	return &jobGuard{verifier: v, enforcer: fhir.NewEnforcer(cfg)}, nil
+}
+
+// authorize judges req for the token whose claims are c, as Protect's
+// enforcement does.
+func (g *jobGuard) authorize(ctx context.Context, c *middleware.Claims, req *fhir.Request) error {
+	grant := &fhir.Grant{Scopes: c.Scopes, Patient: c.Patient, User: access.User{Subject: c.Subject, FHIRUser: c.FHIRUser}}
+	return g.enforcer.Authorize(ctx, grant, req)
+}
 
 // authorizeJob lets a status or file request at job through, or answers
 // it. The Verifier in front has already refused a missing or bad token
@@ -105,7 +135,7 @@ type jobAuthorizer func(ctx context.Context, c *middleware.Claims, req *middlewa
 // other, like a job that does not exist or has expired, gets 404, so
 // job ids tell another client nothing. The token must still allow the
 // kick-off: 403 insufficient_scope otherwise.
-func authorizeJob(w http.ResponseWriter, r *http.Request, authz jobAuthorizer, job *exportJob) bool {
+func (g *jobGuard) authorizeJob(w http.ResponseWriter, r *http.Request, job *exportJob) bool {
 	c, ok := middleware.ClaimsFrom(r.Context())
 	if !ok || c == nil {
 		writeOutcome(w, http.StatusUnauthorized, "login", "A bearer token is required.")
@@ -115,8 +145,8 @@ func authorizeJob(w http.ResponseWriter, r *http.Request, authz jobAuthorizer, j
 		writeOutcome(w, http.StatusNotFound, "not-found", "No export job has this URL: it was deleted, has expired, or never existed.")
 		return false
 	}
-	err := authz(r.Context(), c, &job.request)
-	var refused *middleware.ForbiddenError
+	err := g.authorize(r.Context(), c, &job.request)
+	var refused *fhir.ForbiddenError
 	switch {
 	case err == nil:
 		return true

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
 // The export jobs: each runs in a goroutine of its own and keeps its
@@ -22,7 +22,7 @@ import (
 type exportJob struct {
 	id              string
 	owner           string                 // the client_id that kicked it off
-	request         middleware.FHIRRequest // the kick-off as the enforcer judges it
+	request         fhir.Request // the kick-off as the enforcer judges it
 	requestURL      string                 // the kick-off URL, for the manifest
 	transactionTime time.Time
 	types           []string
@@ -184,6 +184,10 @@ func (x *exporter) resources(typ string) []exportedResource {
 		for _, o := range x.cfg.Data.allObservations() {
 			add(o, o.patientID(), o.Meta)
 		}
+	case "Encounter":
+		for _, e := range x.cfg.Data.allEncounters() {
+			add(e, e.patientID(), e.Meta)
+		}
 	case "Practitioner":
 		for _, id := range []string{"prac-1"} {
 			if p, ok := x.cfg.Data.practitioner(id); ok {
@@ -199,17 +203,17 @@ func (x *exporter) resources(typ string) []exportedResource {
 }
 
 // withJob looks up the job of the request's {job} and lets h serve it
-// when authz lets the token at it.
-func (x *exporter) withJob(authz jobAuthorizer, h func(http.ResponseWriter, *http.Request, *exportJob)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// when the guard lets the token at it.
+func (x *exporter) withJob(guard *jobGuard, h func(http.ResponseWriter, *http.Request, *exportJob)) http.Handler {
+	return guard.verifier.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x.mu.Lock()
 		x.purgeLocked(x.cfg.Now())
 		job := x.jobs[r.PathValue("job")]
 		x.mu.Unlock()
-		if authorizeJob(w, r, authz, job) {
+		if guard.authorizeJob(w, r, job) {
 			h(w, r, job)
 		}
-	})
+	}))
 }
 
 // status answers a poll: 202 with X-Progress while the job runs, the

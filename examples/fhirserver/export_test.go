@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,9 +20,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/access"
+	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/internal/testutil"
-	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 	"github.com/fhirkit/smart/scope"
+	"github.com/fhirkit/smart/store"
+	"github.com/fhirkit/smart/store/memory"
 )
 
 // bulkAnswer is one answer of a Bulk Data endpoint.
@@ -159,7 +165,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 	t.Parallel()
 	d := startFHIRDemo(t, "-export-pace", "150ms")
 	client := d.newBackend(t)
-	token := d.tokenFor(t, client, "system/Patient.rs system/Observation.rs")
+	token := d.tokenFor(t, client, "system/Patient.rs system/Encounter.rs system/Observation.rs")
 
 	start := time.Now()
 	statusURL := d.startExport(t, "Group/all-patients/$export", token)
@@ -176,7 +182,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 	assert.NotNil(t, m.Error, "error is present, empty")
 	assert.Empty(t, m.Error)
 
-	require.Len(t, m.Output, 2)
+	require.Len(t, m.Output, 3)
 	got := map[string][]string{}
 	for _, f := range m.Output {
 		res := readNDJSON(t, f.URL, token, f.Type)
@@ -184,6 +190,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 		got[f.Type] = idsOf(res)
 	}
 	assert.Equal(t, []string{"pat-1", "pat-2", "pat-3"}, got["Patient"])
+	assert.Equal(t, []string{"enc-1", "enc-2", "enc-3"}, got["Encounter"])
 	assert.Equal(t, slices.Concat(pat1Observations, pat2Observations, pat3Observations), got["Observation"])
 }
 
@@ -209,7 +216,7 @@ func TestBulkExportKickOffRefusals(t *testing.T) {
 	}{
 		{name: "no token", rel: "Group/all-patients/$export", status: 401, code: "login"},
 		{name: "a scope for other types", rel: "Group/all-patients/$export", token: practitioners, status: 403, code: "forbidden", scope: "system/Patient.s"},
-		{name: "no _type needs every type exported", rel: "Patient/$export", token: patientsOnly, status: 403, code: "forbidden", scope: "system/Observation.s"},
+		{name: "no _type needs every type exported", rel: "Patient/$export", token: patientsOnly, status: 403, code: "forbidden", scope: "system/Encounter.s"},
 		{name: "_type naming a type the token lacks", rel: "Patient/$export?_type=Patient,Observation", token: patientsOnly, status: 403, code: "forbidden", scope: "system/Observation.s"},
 		{name: "a granular scope does not reach the whole type", rel: "Patient/$export?_type=Observation", token: granular, status: 403, code: "forbidden"},
 		{name: "system export needs every type", rel: "$export", token: patientsOnly, status: 403, code: "forbidden"},
@@ -274,11 +281,11 @@ func TestBulkExportParameters(t *testing.T) {
 		name, rel, token string
 		want             map[string]int
 	}{
-		{"system export", "$export", all, map[string]int{"Patient": 3, "Observation": 12, "Practitioner": 1, "Group": 1}},
-		{"patient export", "Patient/$export", all, map[string]int{"Patient": 3, "Observation": 12}},
+		{"system export", "$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12, "Practitioner": 1, "Group": 1}},
+		{"patient export", "Patient/$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12}},
 		{"_type narrows, with a v1 scope", "Patient/$export?_type=Observation", observations, map[string]int{"Observation": 12}},
 		{"_type repeated and comma-separated", "$export?_type=Group&_type=Practitioner,Patient", all, map[string]int{"Patient": 3, "Practitioner": 1, "Group": 1}},
-		{"_since before the data", "Group/all-patients/$export?_since=2025-12-31T23:59:59Z", all, map[string]int{"Patient": 3, "Observation": 12}},
+		{"_since before the data", "Group/all-patients/$export?_since=2025-12-31T23:59:59Z", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12}},
 		{"_since after the data: no files", "Group/all-patients/$export?_since=2026-01-01T00:00:00Z", all, map[string]int{}},
 		{"_outputFormat abbreviated", "Patient/$export?_outputFormat=ndjson&_type=Patient", all, map[string]int{"Patient": 3}},
 		{"_outputFormat application/ndjson", "Patient/$export?_outputFormat=application/ndjson&_type=Patient", all, map[string]int{"Patient": 3}},
@@ -364,7 +371,7 @@ func TestBulkExportDeleteCancelsARunningJob(t *testing.T) {
 	statusURL := d.startExport(t, "$export", token)
 	a := bulkDo(t, http.MethodGet, statusURL, token)
 	require.Equal(t, http.StatusAccepted, a.status)
-	assert.Equal(t, "0 of 4 resource types exported", a.header.Get("X-Progress"))
+	assert.Equal(t, "0 of 5 resource types exported", a.header.Get("X-Progress"))
 
 	a = bulkDo(t, http.MethodDelete, statusURL, token)
 	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
@@ -404,41 +411,70 @@ func TestCapabilityStatementDeclaresBulkData(t *testing.T) {
 	}, got)
 }
 
-// exportHarness serves an exporter in process, behind the real enforcer,
-// with the claims a Verifier would have put in the context.
+// exportHarness serves an exporter in process, wired as newApp wires it
+// (newFHIRAPI's Protect for the kick-off, newJobGuard for the job URLs),
+// for an authorization server that is only its keys and a memory store,
+// and with a clock the test moves.
 type exportHarness struct {
 	x     *exporter
 	h     http.Handler
 	clock *testutil.FakeClock
+	key   handlers.SigningKey
+}
+
+// keysOnlyServer is the authorization server as the resource side sees
+// it (middleware.AuthorizationServer): an issuer, a FHIR base, the
+// public keys and a store.
+type keysOnlyServer struct {
+	keys  []handlers.SigningKey
+	store store.Store
+}
+
+func (s keysOnlyServer) Issuer() string      { return "https://ehr.example/auth" }
+func (s keysOnlyServer) FHIRBaseURL() string { return "https://ehr.example/fhir" }
+func (s keysOnlyServer) Store() store.Store  { return s.store }
+func (s keysOnlyServer) PublicKeys() []crypto.PublicKey {
+	var out []crypto.PublicKey
+	for _, k := range s.keys {
+		out = append(out, k.Signer.Public())
+	}
+	return out
 }
 
 func newExportHarness(t *testing.T) *exportHarness {
 	t.Helper()
+	keys, err := handlers.GenerateDevKeys()
+	require.NoError(t, err)
+	auth := keysOnlyServer{keys: keys, store: memory.New()}
+	log := slog.New(slog.DiscardHandler)
+	data := newDemoData()
 	clock := testutil.NewFakeClock()
-	x, err := newExporter(exporterConfig{
-		Data: newDemoData(), FHIRBase: "https://ehr.example/fhir", Logger: slog.New(slog.DiscardHandler), Now: clock.Now,
-	})
+	x, err := newExporter(exporterConfig{Data: data, FHIRBase: auth.FHIRBaseURL(), Logger: log, Now: clock.Now})
 	require.NoError(t, err)
 	t.Cleanup(x.Close)
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Operations: enforcerOperations()})
+	api, err := newFHIRAPI(auth, data, nil, x, log)
 	require.NoError(t, err)
-	fhir := http.NewServeMux()
-	x.mountKickOff(fhir)
-	routes := http.NewServeMux()
-	routes.Handle("/fhir/", enforcer.Middleware(fhir))
-	x.mountJobs(routes, enforcer.Authorize)
-	return &exportHarness{x: x, h: routes, clock: clock}
+	guard, err := newJobGuard(auth, data, nil, log)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/fhir/", api)
+	x.mountJobs(mux, guard)
+	return &exportHarness{x: x, h: mux, clock: clock, key: keys[0]}
 }
 
-// do serves method on path (on the FHIR server's host) for clientID
-// holding system/*.rs.
+// do serves method on path (on the FHIR server's host) with a token of
+// clientID holding system/*.rs.
 func (e *exportHarness) do(t *testing.T, method, path, clientID string) *httptest.ResponseRecorder {
 	t.Helper()
-	scopes, err := scope.ParseSet("system/*.rs")
-	require.NoError(t, err)
-	r := httptest.NewRequest(method, strings.TrimPrefix(path, "https://ehr.example"), nil)
+	now := time.Now()
+	token := signAccessToken(t, e.key, handlers.AccessTokenClaims{
+		Issuer: "https://ehr.example/auth", Subject: clientID, Audience: "https://ehr.example/fhir",
+		Expiry: now.Add(5 * time.Minute).Unix(), IssuedAt: now.Unix(), ID: rand.Text(),
+		ClientID: clientID, Scope: "system/*.rs",
+	})
+	r := httptest.NewRequest(method, path, nil)
 	r.Header.Set("Prefer", "respond-async")
-	r = r.WithContext(middleware.WithClaims(r.Context(), &middleware.Claims{ClientID: clientID, Scopes: scopes}))
+	r.Header.Set("Authorization", "Bearer "+token)
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
 	return w
@@ -515,17 +551,19 @@ func TestBulkExportAfterCloseIsUnavailable(t *testing.T) {
 // judged by the kit's enforcer.
 func TestExportRule(t *testing.T) {
 	t.Parallel()
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Operations: enforcerOperations()})
-	require.NoError(t, err)
+	cfg := fhirEnforcement(newDemoData())
+	cfg.PatientAccess = newDemoAccess("https://ehr.example/fhir", newDemoData())
+	enforcer := fhir.NewEnforcer(cfg)
 	tests := []struct {
 		scopes, patient, path string
 		allowed               bool
 	}{
 		{"system/*.rs", "", "/fhir/$export", true},
 		{"system/*.read", "", "/fhir/Group/all-patients/$export", true},
-		{"system/Patient.rs system/Observation.rs", "", "/fhir/Group/g/$export", true},
-		{"system/Patient.s system/Observation.s", "", "/fhir/Patient/$export", true},
-		{"system/Patient.r system/Observation.r", "", "/fhir/Patient/$export", false},
+		{"system/Patient.rs system/Encounter.rs system/Observation.rs", "", "/fhir/Group/g/$export", true},
+		{"system/Patient.rs system/Observation.rs", "", "/fhir/Group/g/$export", false},
+		{"system/Patient.s system/Encounter.s system/Observation.s", "", "/fhir/Patient/$export", true},
+		{"system/Patient.r system/Encounter.r system/Observation.r", "", "/fhir/Patient/$export", false},
 		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export", false},
 		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export?_type=Patient,Observation", true},
 		{"system/Patient.rs", "", "/fhir/Patient/$export?_type=Patient", true},
@@ -543,15 +581,17 @@ func TestExportRule(t *testing.T) {
 			scopes, err := scope.ParseSet(tt.scopes)
 			require.NoError(t, err)
 			r := httptest.NewRequest(http.MethodGet, tt.path, nil)
-			req, err := middleware.ParseFHIRRequest(r, "/fhir")
+			req, err := fhir.ParseRequest(r, "/fhir")
 			require.NoError(t, err)
-			err = enforcer.Authorize(context.Background(), &middleware.Claims{
-				ClientID: "c", Scopes: scopes, Patient: tt.patient, FHIRUser: map[bool]string{true: "Practitioner/prac-1"}[strings.HasPrefix(tt.scopes, "user/")],
-			}, &req)
+			grant := &fhir.Grant{Scopes: scopes, Patient: tt.patient}
+			if strings.HasPrefix(tt.scopes, "user/") {
+				grant.User = access.User{Subject: "clinician", FHIRUser: fhirUserClinician}
+			}
+			err = enforcer.Authorize(context.Background(), grant, &req)
 			if tt.allowed {
 				assert.NoError(t, err)
 			} else {
-				assert.ErrorIs(t, err, middleware.ErrForbidden)
+				assert.ErrorIs(t, err, fhir.ErrForbidden)
 			}
 		})
 	}

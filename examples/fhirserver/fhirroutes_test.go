@@ -185,6 +185,10 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"patient app: an unknown observation is forbidden, not 404", "patient app", "Observation/nope", 403, nil},
 		{"patient app: an unsupported confining parameter is refused, not ignored", "patient app", "Observation?performer=Patient/pat-1", 400, nil},
 		{"patient scope without a patient claim reads nothing", "patient, no id", "Patient/pat-1", 403, nil},
+		{"patient app reads its encounter", "patient app", "Encounter/enc-1", 200, []string{"enc-1"}},
+		{"patient app searches its encounters", "patient app", "Encounter?patient=pat-1", 200, []string{"enc-1"}},
+		{"patient app: another patient's encounter is forbidden", "patient app", "Encounter/enc-2", 403, nil},
+		{"patient app: an unconfined encounter search is forbidden", "patient app", "Encounter", 403, nil},
 
 		{"patient user reads their record", "patient user", "Patient/pat-1", 200, []string{"pat-1"}},
 		{"patient user reads their observations", "patient user", "Observation?patient=pat-1", 200, pat1Observations},
@@ -202,6 +206,9 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"clinician reads pat-2's lab results", "clinician", "Observation?patient=Patient/pat-2&category=laboratory", 200, []string{"obs-2-glucose", "obs-2-hemoglobin"}},
 		{"clinician reads one of pat-2's observations", "clinician", "Observation/obs-2-glucose", 200, []string{"obs-2-glucose"}},
 		{"clinician reads their own Practitioner", "clinician", "Practitioner/prac-1", 200, []string{"prac-1"}},
+		{"clinician reads pat-2's encounter", "clinician", "Encounter/enc-2", 200, []string{"enc-2"}},
+		{"clinician searches pat-1's encounters", "clinician", "Encounter?patient=Patient/pat-1", 200, []string{"enc-1"}},
+		{"clinician: pat-3's encounter is forbidden", "clinician", "Encounter/enc-3", 403, nil},
 		{"clinician with an absolute fhirUser reads pat-2", "clinician URL", "Patient/pat-2", 200, []string{"pat-2"}},
 		{"clinician: pat-3 is forbidden", "clinician", "Patient/pat-3", 403, nil},
 		{"clinician: pat-3's observations are forbidden", "clinician", "Observation?patient=pat-3", 403, nil},
@@ -230,6 +237,8 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 			[]string{"obs-1-glucose", "obs-2-glucose", "obs-3-glucose"}},
 		{"backend: unknown patient is 404", "backend", "Patient/nope", 404, nil},
 		{"backend: unknown observation is 404", "backend", "Observation/nope", 404, nil},
+		{"backend searches every encounter", "backend", "Encounter", 200, []string{"enc-1", "enc-2", "enc-3"}},
+		{"backend: unknown encounter is 404", "backend", "Encounter/nope", 404, nil},
 		{"backend: an unsupported parameter is 400", "backend", "Patient?name=Shaw", 400, nil},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ func launchDemo(t *testing.T, args ...string) (string, *testutil.LogBuffer) {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "listening") },
-		10*time.Second, 10*time.Millisecond, "the demo never logged that it listens: %s", logs)
+		time.Minute, 10*time.Millisecond, "the demo never logged that it listens: %s", logs)
 	assert.Contains(t, logs.String(), addr, "the ready line names the address")
 	return addr, logs
 }

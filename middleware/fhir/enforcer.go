@@ -1,34 +1,26 @@
-package middleware
+package fhir
 
 import (
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"strings"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/scope"
 )
 
-// A PatientAccess is the host's rule for which patients a user may see,
-// such as "a clinician sees only the patients they are responsible
-// for". The enforcer asks it whenever a user/ scope is what allows a
-// request for one patient's data.
-type PatientAccess interface {
-	// CanAccessPatient reports whether the token's user (c.FHIRUser,
-	// c.Subject) may reach the data of patient patientID. An error is a
-	// failure to decide, answered 500, not a refusal.
-	CanAccessPatient(ctx context.Context, c *Claims, patientID string) (bool, error)
-}
-
-// PatientAccessFunc adapts a function to PatientAccess.
-type PatientAccessFunc func(ctx context.Context, c *Claims, patientID string) (bool, error)
-
-// CanAccessPatient calls f.
-func (f PatientAccessFunc) CanAccessPatient(ctx context.Context, c *Claims, patientID string) (bool, error) {
-	return f(ctx, c, patientID)
+// A Grant is what a verified access token allows, as the enforcer judges
+// it: its scopes, its launch patient and its user.
+type Grant struct {
+	Scopes scope.Set
+	// Patient is the token's patient context, which patient/ scopes are
+	// confined to.
+	Patient string
+	// User is the token's sub and fhirUser, which the host's
+	// patient-access policy judges for user/ scopes.
+	User access.User
 }
 
 // An OperationRule says what invoking a FHIR operation needs, as the
@@ -36,10 +28,10 @@ func (f PatientAccessFunc) CanAccessPatient(ctx context.Context, c *Claims, pati
 // token is allowed every request the rule returns, judged like any
 // other request. A rule returns ok false to refuse the invocation (a
 // level or type it does not serve).
-type OperationRule func(op *FHIRRequest) (needs []FHIRRequest, ok bool)
+type OperationRule func(op *Request) (needs []Request, ok bool)
 
 // DefaultOperations returns the operations the enforcer allows unless
-// EnforcerConfig.Operations says otherwise:
+// Config.Operations says otherwise:
 //
 //   - Patient/{id}/$everything, which needs read of Patient/{id} and a
 //     search of every type in that patient's compartment (Patient/{id}/*),
@@ -51,40 +43,20 @@ func DefaultOperations() map[string]OperationRule {
 	return map[string]OperationRule{"$everything": patientEverything}
 }
 
-func patientEverything(op *FHIRRequest) ([]FHIRRequest, bool) {
+func patientEverything(op *Request) ([]Request, bool) {
 	if op.ResourceType != "Patient" || op.ID == "" {
 		return nil, false
 	}
-	return []FHIRRequest{
+	return []Request{
 		{Kind: KindInteraction, Method: op.Method, Interaction: scope.Read, ResourceType: "Patient", ID: op.ID},
 		{Kind: KindInteraction, Method: op.Method, Interaction: scope.SearchType, ResourceType: "*",
 			CompartmentType: "Patient", CompartmentID: op.ID},
 	}, true
 }
 
-// defaultPublicPaths are the CapabilityStatement and the SMART
-// configuration, which a client reads before it has a token.
-var defaultPublicPaths = []string{"metadata", ".well-known/"}
-
-// DefaultPublicPaths returns the paths, relative to the base, that the
-// enforcer lets through without a token unless told otherwise:
-// "metadata" and everything under ".well-known/".
-func DefaultPublicPaths() []string { return append([]string(nil), defaultPublicPaths...) }
-
-// EnforcerConfig configures FHIR-aware enforcement. The zero value
-// serves a FHIR base at the root with the defaults each field names.
-type EnforcerConfig struct {
-	// Base is the path of the FHIR base, such as "/fhir"; "" when the
-	// server is at the root or http.StripPrefix removed the base.
-	Base string
-	// Realm, if set, goes in the WWW-Authenticate challenges.
-	Realm string
-
-	// PublicPaths, relative to Base, need no token for GET and HEAD: a
-	// path ending in "/" covers everything under it, any other only
-	// itself. Nil means DefaultPublicPaths; an empty slice, none.
-	PublicPaths []string
-
+// Config configures an Enforcer. The zero value is usable: the defaults
+// each field names, and no user/ access to patient data.
+type Config struct {
 	// Compartment says whose compartment a request stays in. Nil means
 	// DefaultCompartment with ResourcePatient below.
 	Compartment Compartment
@@ -95,8 +67,9 @@ type EnforcerConfig struct {
 	ResourcePatient func(ctx context.Context, resourceType, id string) (string, error)
 
 	// PatientAccess is the host's patient-access policy for user/
-	// scopes. Nil refuses every user/ request for a patient's data.
-	PatientAccess PatientAccess
+	// scopes: the same access.Policy the authorization server is given.
+	// Nil refuses every user/ request for a patient's data.
+	PatientAccess access.Policy
 	// UserSearchFiltered says the host itself limits what searches and
 	// histories return to patients the user may access. Without it, a
 	// user/ search or history of patient data that is not confined to
@@ -106,156 +79,31 @@ type EnforcerConfig struct {
 	// Operations maps an operation name, with its "$", to its rule. Nil
 	// means DefaultOperations; an operation without a rule is refused.
 	Operations map[string]OperationRule
-
-	// MaxBodyBytes bounds a POST _search form and a Bundle
-	// (DefaultMaxBodyBytes if 0); MaxBundleEntries bounds a Bundle's
-	// entries (DefaultMaxBundleEntries if 0).
-	MaxBodyBytes     int64
-	MaxBundleEntries int
-
-	// Logger receives the reasons for refusals, which the client does
-	// not see. Nil means slog.Default().
-	Logger *slog.Logger
 }
 
-// A FHIREnforcer checks each FHIR request against the verified token's
-// scopes, patient context and the host's patient-access policy. Build
-// one with NewFHIREnforcer; it is safe for concurrent use.
-type FHIREnforcer struct {
-	cfg    EnforcerConfig
-	parse  ParseOptions
-	public []string
-	comp   Compartment
-	ops    map[string]OperationRule
-	log    *slog.Logger
+// An Enforcer decides whether a verified token's grant allows a FHIR
+// request: its scopes, patient context and the host's patient-access
+// policy. Build one with NewEnforcer; it is safe for concurrent use.
+type Enforcer struct {
+	cfg  Config
+	comp Compartment
+	ops  map[string]OperationRule
 }
 
-// NewFHIREnforcer checks cfg and returns an enforcer.
-func NewFHIREnforcer(cfg EnforcerConfig) (*FHIREnforcer, error) {
-	if cfg.Base != "" && !strings.HasPrefix(cfg.Base, "/") {
-		return nil, errors.New("middleware: EnforcerConfig.Base must be a path starting with /")
-	}
-	if cfg.MaxBodyBytes < 0 {
-		return nil, errors.New("middleware: EnforcerConfig.MaxBodyBytes is negative")
-	}
-	if cfg.MaxBundleEntries < 0 {
-		return nil, errors.New("middleware: EnforcerConfig.MaxBundleEntries is negative")
-	}
-	for _, p := range cfg.PublicPaths {
-		if p == "" || strings.HasPrefix(p, "/") {
-			return nil, fmt.Errorf("middleware: EnforcerConfig.PublicPaths: %q must be a non-empty path relative to Base", p)
-		}
-	}
-	e := &FHIREnforcer{
-		cfg:    cfg,
-		parse:  ParseOptions{MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxBundleEntries},
-		public: cfg.PublicPaths,
-		comp:   cfg.Compartment,
-		ops:    cfg.Operations,
-		log:    cfg.Logger,
-	}
-	if e.public == nil {
-		e.public = DefaultPublicPaths()
-	}
+// NewEnforcer returns an enforcer for cfg.
+func NewEnforcer(cfg Config) *Enforcer {
+	e := &Enforcer{cfg: cfg, comp: cfg.Compartment, ops: cfg.Operations}
 	if e.comp == nil {
 		e.comp = DefaultCompartment{ResourcePatient: cfg.ResourcePatient}
 	}
 	if e.ops == nil {
 		e.ops = DefaultOperations()
 	}
-	if e.log == nil {
-		e.log = slog.Default()
-	}
-	return e, nil
-}
-
-// Middleware returns next guarded by the enforcer. Put it after the
-// Verifier's middleware: it reads the token's claims from the request
-// context (ClaimsFrom) and answers
-//
-//   - 401 when there are none, except for public paths;
-//   - 400 with an OperationOutcome when the request is not a FHIR
-//     request it can map, 413 when its body is over the limit;
-//   - 403 insufficient_scope when the token does not allow it, naming
-//     the scope that would when one would (patient/Observation.s);
-//   - 500 when the Compartment, ResourcePatient or PatientAccess fail.
-func (e *FHIREnforcer) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e.isPublic(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		c, ok := ClaimsFrom(r.Context())
-		if !ok || c == nil {
-			writeNoToken(w, r, e.cfg.Realm)
-			return
-		}
-		req, err := ParseFHIRRequestOptions(r, e.cfg.Base, e.parse)
-		if err != nil {
-			e.writeParseError(w, r, err)
-			return
-		}
-		if err := e.Authorize(r.Context(), c, &req); err != nil {
-			e.writeAuthzError(w, r, &req, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// isPublic reports whether r is a GET or HEAD of a public path.
-func (e *FHIREnforcer) isPublic(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	rel, ok := relativePath(r.URL.Path, e.cfg.Base)
-	if !ok || !cleanPath(rel) {
-		return false
-	}
-	for _, p := range e.public {
-		if rel == p || strings.HasSuffix(p, "/") && strings.HasPrefix(rel, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// cleanPath reports whether rel has no empty, "." or ".." segment, so
-// that ".well-known/../Patient/1" is not taken for a public path here
-// and routed to Patient/1 by a router that cleans paths.
-func cleanPath(rel string) bool {
-	for s := range strings.SplitSeq(rel, "/") {
-		if s == "" || s == "." || s == ".." {
-			return false
-		}
-	}
-	return true
-}
-
-func (e *FHIREnforcer) writeParseError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrBodyTooLarge) {
-		writeOutcome(w, r, http.StatusRequestEntityTooLarge, "too-long", "The request body is too large.")
-		return
-	}
-	// Mapping errors describe the client's own request and never repeat
-	// it, so their text is safe to send.
-	writeBadRequest(w, r, strings.TrimPrefix(err.Error(), ErrMalformedRequest.Error()+": "))
-}
-
-func (e *FHIREnforcer) writeAuthzError(w http.ResponseWriter, r *http.Request, req *FHIRRequest, err error) {
-	var fe *ForbiddenError
-	if errors.As(err, &fe) {
-		e.log.InfoContext(r.Context(), "fhir request refused",
-			slog.String("request", req.String()), slog.String("reason", fe.Reason), slog.String("needed_scope", fe.Scope))
-		writeForbidden(w, r, e.cfg.Realm, fe.Scope)
-		return
-	}
-	e.log.ErrorContext(r.Context(), "fhir authorization failed", slog.String("request", req.String()), slog.Any("error", err))
-	writeServerError(w, r)
+	return e
 }
 
 // ErrForbidden is what a refusal by Authorize matches with errors.Is.
-var ErrForbidden = errors.New("middleware: request not permitted")
+var ErrForbidden = errors.New("fhir: request not permitted")
 
 // A ForbiddenError is a refusal by Authorize.
 type ForbiddenError struct {
@@ -267,7 +115,7 @@ type ForbiddenError struct {
 	Reason string
 }
 
-func (e *ForbiddenError) Error() string { return "middleware: request not permitted: " + e.Reason }
+func (e *ForbiddenError) Error() string { return "fhir: request not permitted: " + e.Reason }
 
 // Is makes errors.Is(err, ErrForbidden) true.
 func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
@@ -281,7 +129,7 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 //   - GET metadata is allowed to any token.
 //   - A batch or transaction is allowed only if every entry is; the
 //     first refused entry refuses the whole Bundle.
-//   - An operation is allowed when its rule (EnforcerConfig.Operations)
+//   - An operation is allowed when its rule (Config.Operations)
 //     returns requests that are all allowed; without a rule it is
 //     refused.
 //   - An interaction is tried in each context in turn, and allowed as
@@ -294,7 +142,7 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 //     user access; a search or history not confined to one patient
 //     passes only when UserSearchFiltered says the host filters it;
 //     patient/: the scopes allow it and the Compartment confines it to
-//     the token's patient (Claims.Patient).
+//     the token's patient (Grant.Patient).
 //   - In each context, a search's _include and _revinclude need a scope
 //     of that context allowing a search of the type they bring in
 //     (Source:param:Target for _include, Source for _revinclude), or a
@@ -302,26 +150,26 @@ func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 //     only in the system/ context, since iterating can walk from one
 //     patient's resources to another's. The Compartment judges the
 //     search itself, not what its includes bring in.
-func (e *FHIREnforcer) Authorize(ctx context.Context, c *Claims, req *FHIRRequest) error {
+func (e *Enforcer) Authorize(ctx context.Context, g *Grant, req *Request) error {
 	switch req.Kind {
 	case KindCapabilities:
 		return nil
 	case KindBatch, KindTransaction:
 		for i := range req.Entries {
-			if err := e.Authorize(ctx, c, &req.Entries[i]); err != nil {
+			if err := e.Authorize(ctx, g, &req.Entries[i]); err != nil {
 				return fmt.Errorf("%s entry %d: %w", req.Kind, i, err)
 			}
 		}
 		return nil
 	case KindOperation:
-		return e.authorizeOperation(ctx, c, req)
+		return e.authorizeOperation(ctx, g, req)
 	case KindInteraction:
-		return e.authorizeInteraction(ctx, c, req)
+		return e.authorizeInteraction(ctx, g, req)
 	}
 	return &ForbiddenError{Reason: "unknown request kind"}
 }
 
-func (e *FHIREnforcer) authorizeOperation(ctx context.Context, c *Claims, req *FHIRRequest) error {
+func (e *Enforcer) authorizeOperation(ctx context.Context, g *Grant, req *Request) error {
 	rule := e.ops[req.Operation]
 	if rule == nil {
 		return &ForbiddenError{Reason: "no rule for operation " + req.Operation}
@@ -334,7 +182,7 @@ func (e *FHIREnforcer) authorizeOperation(ctx context.Context, c *Claims, req *F
 		if needs[i].Kind == KindOperation || needs[i].Kind == KindBatch || needs[i].Kind == KindTransaction {
 			return &ForbiddenError{Reason: "operation rule for " + req.Operation + " returned a non-interaction"}
 		}
-		if err := e.Authorize(ctx, c, &needs[i]); err != nil {
+		if err := e.Authorize(ctx, g, &needs[i]); err != nil {
 			return err
 		}
 	}
@@ -345,16 +193,16 @@ func (e *FHIREnforcer) authorizeOperation(ctx context.Context, c *Claims, req *F
 // context whose scopes allow the request but whose policy or
 // compartment refuses it is remembered, so the refusal says "forbidden"
 // rather than asking for a scope the token already has.
-func (e *FHIREnforcer) authorizeInteraction(ctx context.Context, c *Claims, req *FHIRRequest) error {
+func (e *Enforcer) authorizeInteraction(ctx context.Context, g *Grant, req *Request) error {
 	var refused *ForbiddenError
 	missing := ""
 	for _, sc := range [...]scope.Context{scope.System, scope.User, scope.Patient} {
-		ok, inc := e.scopesAllow(c, sc, req)
+		ok, inc := e.scopesAllow(g, sc, req)
 		if !ok {
 			missing = cmp.Or(missing, inc)
 			continue
 		}
-		err := e.contextAllows(ctx, c, sc, req)
+		err := e.contextAllows(ctx, g, sc, req)
 		if err == nil {
 			return nil
 		}
@@ -366,40 +214,40 @@ func (e *FHIREnforcer) authorizeInteraction(ctx context.Context, c *Claims, req 
 		return refused
 	}
 	if missing != "" {
-		include := FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: missing}
-		return &ForbiddenError{Scope: neededScope(c, &include), Reason: "no scope allows the includes of " + req.String()}
+		include := Request{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: missing}
+		return &ForbiddenError{Scope: neededScope(g, &include), Reason: "no scope allows the includes of " + req.String()}
 	}
-	return &ForbiddenError{Scope: neededScope(c, req), Reason: "no scope allows " + req.String()}
+	return &ForbiddenError{Scope: neededScope(g, req), Reason: "no scope allows " + req.String()}
 }
 
 // contextAllows applies the context's rule beyond the scope letters.
-func (e *FHIREnforcer) contextAllows(ctx context.Context, c *Claims, sc scope.Context, req *FHIRRequest) error {
+func (e *Enforcer) contextAllows(ctx context.Context, g *Grant, sc scope.Context, req *Request) error {
 	switch sc {
 	case scope.System:
 		return nil
 	case scope.User:
-		return e.userAllows(ctx, c, req)
+		return e.userAllows(ctx, g, req)
 	}
-	if c.Patient == "" {
+	if g.Patient == "" {
 		return &ForbiddenError{Reason: "patient/ scope without a patient in the token"}
 	}
 	p, err := e.comp.PatientOf(ctx, req)
 	if err != nil {
-		return fmt.Errorf("middleware: compartment of %s: %w", req, err)
+		return fmt.Errorf("fhir: compartment of %s: %w", req, err)
 	}
-	if p != c.Patient {
+	if p != g.Patient {
 		return &ForbiddenError{Reason: "patient/ scope: request not confined to the token's patient"}
 	}
 	return nil
 }
 
-func (e *FHIREnforcer) userAllows(ctx context.Context, c *Claims, req *FHIRRequest) error {
+func (e *Enforcer) userAllows(ctx context.Context, g *Grant, req *Request) error {
 	if !reachesPatientData(req) {
 		return nil
 	}
 	p, err := e.comp.PatientOf(ctx, req)
 	if err != nil {
-		return fmt.Errorf("middleware: compartment of %s: %w", req, err)
+		return fmt.Errorf("fhir: compartment of %s: %w", req, err)
 	}
 	if p == "" {
 		if e.cfg.UserSearchFiltered && isReadOnlySearch(req) {
@@ -410,9 +258,9 @@ func (e *FHIREnforcer) userAllows(ctx context.Context, c *Claims, req *FHIRReque
 	if e.cfg.PatientAccess == nil {
 		return &ForbiddenError{Reason: "user/ scope: no patient-access policy configured"}
 	}
-	ok, err := e.cfg.PatientAccess.CanAccessPatient(ctx, c, p)
+	ok, err := e.cfg.PatientAccess.CanAccessPatient(ctx, g.User, p)
 	if err != nil {
-		return fmt.Errorf("middleware: patient-access policy: %w", err)
+		return fmt.Errorf("fhir: patient-access policy: %w", err)
 	}
 	if !ok {
 		return &ForbiddenError{Reason: "user/ scope: patient-access policy refused patient " + p}
@@ -422,7 +270,7 @@ func (e *FHIREnforcer) userAllows(ctx context.Context, c *Claims, req *FHIRReque
 
 // reachesPatientData reports whether req can touch data in some
 // patient's compartment, through its type or its includes.
-func reachesPatientData(req *FHIRRequest) bool {
+func reachesPatientData(req *Request) bool {
 	if req.ResourceType == "" || req.ResourceType == "*" || InPatientCompartment(req.ResourceType) {
 		return true
 	}
@@ -434,7 +282,7 @@ func reachesPatientData(req *FHIRRequest) bool {
 	return patientData
 }
 
-func isReadOnlySearch(req *FHIRRequest) bool {
+func isReadOnlySearch(req *Request) bool {
 	switch req.Interaction {
 	case scope.SearchType, scope.SearchSystem, scope.HistoryType, scope.HistorySystem:
 		return true
@@ -445,8 +293,8 @@ func isReadOnlySearch(req *FHIRRequest) bool {
 // scopesAllow reports whether the token's scopes of context sc allow
 // req's interaction, and a search of every type its includes bring in.
 // When only an include is missing, it returns that type.
-func (e *FHIREnforcer) scopesAllow(c *Claims, sc scope.Context, req *FHIRRequest) (ok bool, missing string) {
-	if !c.Scopes.Allows(sc, req.ResourceType, req.Interaction, req.Query) {
+func (e *Enforcer) scopesAllow(g *Grant, sc scope.Context, req *Request) (ok bool, missing string) {
+	if !g.Scopes.Allows(sc, req.ResourceType, req.Interaction, req.Query) {
 		return false, ""
 	}
 	if req.Interaction != scope.SearchType && req.Interaction != scope.SearchSystem {
@@ -461,7 +309,7 @@ func (e *FHIREnforcer) scopesAllow(c *Claims, sc scope.Context, req *FHIRRequest
 		if typ == "" {
 			typ = "*"
 		}
-		ok = (!iterate || sc == scope.System) && c.Scopes.Allows(sc, typ, scope.SearchType, nil)
+		ok = (!iterate || sc == scope.System) && g.Scopes.Allows(sc, typ, scope.SearchType, nil)
 		if !ok {
 			missing = typ
 		}
@@ -473,7 +321,7 @@ func (e *FHIREnforcer) scopesAllow(c *Claims, sc scope.Context, req *FHIRRequest
 // forEachInclude calls f with the type each _include or _revinclude of
 // req brings in ("" when the parameter does not say) and whether it
 // iterates, until f returns false.
-func forEachInclude(req *FHIRRequest, f func(typ string, iterate bool) bool) {
+func forEachInclude(req *Request, f func(typ string, iterate bool) bool) {
 	for name, values := range req.Query {
 		rev := strings.HasPrefix(name, "_revinclude")
 		if !rev && !strings.HasPrefix(name, "_include") {
@@ -515,12 +363,12 @@ func includedType(v string, rev bool) string {
 // neededScope names a scope that would allow req, in the context the
 // token is most likely to be granted more of: patient/ when it has a
 // patient, user/ when it has a user, system/ otherwise.
-func neededScope(c *Claims, req *FHIRRequest) string {
+func neededScope(g *Grant, req *Request) string {
 	ctx := scope.System
 	switch {
-	case c.Patient != "":
+	case g.Patient != "":
 		ctx = scope.Patient
-	case c.FHIRUser != "":
+	case g.User.FHIRUser != "":
 		ctx = scope.User
 	}
 	typ := req.ResourceType

@@ -1,13 +1,27 @@
-package middleware
+package fhir
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// resourcePatient knows where the test's stored resources belong.
+func resourcePatient(_ context.Context, typ, id string) (string, error) {
+	switch typ + "/" + id {
+	case "Observation/obs-1":
+		return "pat-1", nil
+	case "Observation/obs-3":
+		return "pat-3", nil
+	case "Observation/broken":
+		return "", errors.New("database down")
+	}
+	return "", nil
+}
 
 func TestDefaultCompartmentPatientOf(t *testing.T) {
 	t.Parallel()
@@ -52,7 +66,7 @@ func TestDefaultCompartmentPatientOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req, err := ParseFHIRRequest(httptest.NewRequest(tt.method, tt.target, nil), "")
+			req, err := ParseRequest(httptest.NewRequest(tt.method, tt.target, nil), "")
 			require.NoError(t, err)
 			got, err := d.PatientOf(context.Background(), &req)
 			require.NoError(t, err)
@@ -63,7 +77,7 @@ func TestDefaultCompartmentPatientOf(t *testing.T) {
 
 func TestDefaultCompartmentWithoutLookup(t *testing.T) {
 	t.Parallel()
-	req, err := ParseFHIRRequest(httptest.NewRequest("GET", "/Observation/obs-1", nil), "")
+	req, err := ParseRequest(httptest.NewRequest("GET", "/Observation/obs-1", nil), "")
 	require.NoError(t, err)
 	got, err := DefaultCompartment{}.PatientOf(context.Background(), &req)
 	require.NoError(t, err)

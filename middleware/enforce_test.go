@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/access"
+	"github.com/fhirkit/smart/internal/testutil"
+	"github.com/fhirkit/smart/middleware/fhir"
 	"github.com/fhirkit/smart/scope"
 )
 
@@ -35,10 +37,16 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 })
 
-// policy lets user prac-1 see pat-1 and pat-2 only.
-var policy = PatientAccessFunc(func(_ context.Context, c *Claims, p string) (bool, error) {
-	return c.FHIRUser == "Practitioner/prac-1" && (p == "pat-1" || p == "pat-2"), nil
-})
+// testPolicy lets user prac-1 see pat-1 and pat-2 only.
+type testPolicy struct{}
+
+func (testPolicy) CanAccessPatient(_ context.Context, u access.User, p string) (bool, error) {
+	return u.FHIRUser == "Practitioner/prac-1" && (p == "pat-1" || p == "pat-2"), nil
+}
+
+func (testPolicy) Patients(context.Context, access.User, string, int) ([]access.Patient, error) {
+	return nil, nil
+}
 
 // resourcePatient knows where the test's stored resources belong.
 func resourcePatient(_ context.Context, typ, id string) (string, error) {
@@ -55,21 +63,33 @@ func resourcePatient(_ context.Context, typ, id string) (string, error) {
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func testEnforcer(t testing.TB, cfg EnforcerConfig) *FHIREnforcer {
+// testEnforcer is Protect's stack for the test tokens' audience, whose
+// base path is /fhir, with the test policy and stored resources.
+func testEnforcer(t testing.TB, cfg Config) *protection {
 	t.Helper()
-	if cfg.Base == "" {
-		cfg.Base = "/fhir"
-	}
-	if cfg.ResourcePatient == nil {
-		cfg.ResourcePatient = resourcePatient
+	p, err := newProtection(enforceConfig(cfg))
+	require.NoError(t, err)
+	return p
+}
+
+func enforceConfig(cfg Config) Config {
+	cfg.Verifier = testVerifierConfig()
+	cfg.CORS.AllowOrigin = func(context.Context, string) (bool, error) { return false, nil }
+	if cfg.FHIR.ResourcePatient == nil {
+		cfg.FHIR.ResourcePatient = resourcePatient
 	}
 	if cfg.PatientAccess == nil {
-		cfg.PatientAccess = policy
+		cfg.PatientAccess = testPolicy{}
 	}
 	cfg.Logger = quietLogger()
-	e, err := NewFHIREnforcer(cfg)
-	require.NoError(t, err)
-	return e
+	return cfg
+}
+
+// withTestClaims is the stack with c in place of a verified token: what
+// Protect does for public paths and paths outside the API, and FHIR
+// enforcement for the rest.
+func (p *protection) withTestClaims(c *Claims, next http.Handler) http.Handler {
+	return p.gate(withClaims(c, p.enforce(next)), next)
 }
 
 func patientToken(scopes, patient string) *Claims {
@@ -95,7 +115,7 @@ type enforceCase struct {
 	wantScope   string // in WWW-Authenticate, for a 403; "-" for none
 }
 
-func runEnforceCases(t *testing.T, cfg EnforcerConfig, tests []enforceCase) {
+func runEnforceCases(t *testing.T, cfg Config, tests []enforceCase) {
 	t.Helper()
 	e := testEnforcer(t, cfg)
 	for _, tt := range tests {
@@ -114,7 +134,7 @@ func runEnforceCases(t *testing.T, cfg EnforcerConfig, tests []enforceCase) {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
 			w := httptest.NewRecorder()
-			withClaims(tt.claims, e.Middleware(okHandler)).ServeHTTP(w, r)
+			e.withTestClaims(tt.claims, okHandler).ServeHTTP(w, r)
 			require.Equal(t, tt.want, w.Code, w.Body.String())
 			if tt.want == http.StatusOK {
 				assert.Equal(t, tt.body, w.Body.String(), "the body reaches the handler whole")
@@ -141,7 +161,7 @@ func runEnforceCases(t *testing.T, cfg EnforcerConfig, tests []enforceCase) {
 func TestEnforcePatientScopes(t *testing.T) {
 	t.Parallel()
 	obs := patientToken("patient/Observation.rs patient/Patient.rs", "pat-1")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "own patient read", claims: obs, target: "/fhir/Patient/pat-1", want: 200},
 		{name: "other patient read", claims: obs, target: "/fhir/Patient/pat-3", want: 403, wantScope: "-"},
 		{name: "search with own patient", claims: obs, target: "/fhir/Observation?patient=pat-1", want: 200},
@@ -188,7 +208,7 @@ func TestEnforcePatientScopes(t *testing.T) {
 func TestEnforceGranularScopes(t *testing.T) {
 	t.Parallel()
 	lab := patientToken("patient/Observation.rs?category=laboratory", "pat-1")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "category matches", claims: lab, target: "/fhir/Observation?patient=pat-1&category=laboratory", want: 200},
 		{name: "category with system", claims: lab,
 			target: "/fhir/Observation?patient=pat-1&category=http://terminology.hl7.org/CodeSystem/observation-category%7Claboratory",
@@ -219,11 +239,11 @@ func TestEnforceUserScopes(t *testing.T) {
 		{name: "missing scope names the user scope", claims: user, target: "/fhir/Condition?patient=pat-1", want: 403,
 			wantScope: "user/Condition.s"},
 	}
-	runEnforceCases(t, EnforcerConfig{}, cases)
+	runEnforceCases(t, Config{}, cases)
 
 	t.Run("filtered searches", func(t *testing.T) {
 		t.Parallel()
-		runEnforceCases(t, EnforcerConfig{UserSearchFiltered: true}, []enforceCase{
+		runEnforceCases(t, Config{FHIR: fhir.Config{UserSearchFiltered: true}}, []enforceCase{
 			{name: "search of all patients allowed", claims: user, target: "/fhir/Observation?code=x", want: 200},
 			{name: "named refused patient still refused", claims: user, target: "/fhir/Observation?patient=pat-3", want: 403},
 			{name: "conditional delete is not a search", claims: userToken("user/Observation.d"),
@@ -232,18 +252,17 @@ func TestEnforceUserScopes(t *testing.T) {
 	})
 	t.Run("no policy", func(t *testing.T) {
 		t.Parallel()
-		e, err := NewFHIREnforcer(EnforcerConfig{Logger: quietLogger()})
+		e := fhir.NewEnforcer(fhir.Config{})
+		req, err := fhir.ParseRequest(httptest.NewRequest("GET", "/Observation?patient=pat-1", nil), "")
 		require.NoError(t, err)
-		req, err := ParseFHIRRequest(httptest.NewRequest("GET", "/Observation?patient=pat-1", nil), "")
-		require.NoError(t, err)
-		assert.ErrorIs(t, e.Authorize(context.Background(), user, &req), ErrForbidden)
+		assert.ErrorIs(t, e.Authorize(context.Background(), user.grant(), &req), fhir.ErrForbidden)
 	})
 }
 
 func TestEnforceSystemScopes(t *testing.T) {
 	t.Parallel()
 	sys := systemToken("system/*.cruds")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "search of all patients", claims: sys, target: "/fhir/Observation?code=x", want: 200},
 		{name: "system search", claims: sys, target: "/fhir/?_type=Observation", want: 200},
 		{name: "system history", claims: sys, target: "/fhir/_history", want: 200},
@@ -259,7 +278,7 @@ func TestEnforceIncludes(t *testing.T) {
 	t.Parallel()
 	obs := patientToken("patient/Observation.rs patient/Patient.rs", "pat-1")
 	all := patientToken("patient/*.rs", "pat-1")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "include of a granted type", claims: obs,
 			target: "/fhir/Observation?patient=pat-1&_include=Observation:subject:Patient", want: 200},
 		{name: "include of a type not granted", claims: obs,
@@ -279,7 +298,7 @@ func TestEnforceIncludes(t *testing.T) {
 func TestEnforceOperations(t *testing.T) {
 	t.Parallel()
 	all := patientToken("patient/*.rs", "pat-1")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "everything of own patient", claims: all, target: "/fhir/Patient/pat-1/$everything", want: 200},
 		{name: "everything of another patient", claims: all, target: "/fhir/Patient/pat-3/$everything", want: 403},
 		{name: "everything needs a * scope", claims: patientToken("patient/Patient.rs patient/Observation.rs", "pat-1"),
@@ -288,10 +307,10 @@ func TestEnforceOperations(t *testing.T) {
 		{name: "unknown operation refused", claims: systemToken("system/*.cruds"), method: "POST", target: "/fhir/$export", want: 403},
 	})
 
-	export := func(op *FHIRRequest) ([]FHIRRequest, bool) {
-		return []FHIRRequest{{Kind: KindInteraction, Interaction: scope.SearchSystem}}, op.ResourceType == ""
+	export := func(op *fhir.Request) ([]fhir.Request, bool) {
+		return []fhir.Request{{Kind: fhir.KindInteraction, Interaction: scope.SearchSystem}}, op.ResourceType == ""
 	}
-	runEnforceCases(t, EnforcerConfig{Operations: map[string]OperationRule{"$export": export}}, []enforceCase{
+	runEnforceCases(t, Config{FHIR: fhir.Config{Operations: map[string]fhir.OperationRule{"$export": export}}}, []enforceCase{
 		{name: "host rule allows", claims: systemToken("system/*.rs"), target: "/fhir/$export", want: 200},
 		{name: "host rule needs its scope", claims: systemToken("system/Patient.rs"), target: "/fhir/$export", want: 403},
 		{name: "replaced defaults", claims: all, target: "/fhir/Patient/pat-1/$everything", want: 403},
@@ -301,7 +320,7 @@ func TestEnforceOperations(t *testing.T) {
 func TestEnforcePublicPathsAndErrors(t *testing.T) {
 	t.Parallel()
 	obs := patientToken("patient/Observation.rs", "pat-1")
-	runEnforceCases(t, EnforcerConfig{}, []enforceCase{
+	runEnforceCases(t, Config{}, []enforceCase{
 		{name: "metadata without a token", target: "/fhir/metadata", want: 200},
 		{name: "smart configuration without a token", target: "/fhir/.well-known/smart-configuration", want: 200},
 		{name: "dot-dot out of a public prefix", target: "/fhir/.well-known/../Patient/pat-1", want: 401},
@@ -310,29 +329,29 @@ func TestEnforcePublicPathsAndErrors(t *testing.T) {
 		{name: "malformed is 400", claims: obs, target: "/fhir/observation/1", want: 400},
 		{name: "malformed without a token is 401", target: "/fhir/observation/1", want: 401},
 		{name: "oversized search form is 413", claims: obs, method: "POST", target: "/fhir/Observation/_search",
-			body:        "patient=pat-1&code=" + strings.Repeat("x", DefaultMaxBodyBytes),
+			body:        "patient=pat-1&code=" + strings.Repeat("x", fhir.DefaultMaxBodyBytes),
 			contentType: "application/x-www-form-urlencoded", want: 413},
 		{name: "metadata with a token", claims: obs, target: "/fhir/metadata", want: 200},
 	})
-	runEnforceCases(t, EnforcerConfig{PublicPaths: []string{}}, []enforceCase{
+	runEnforceCases(t, Config{PublicPaths: []string{}}, []enforceCase{
 		{name: "no public paths", target: "/fhir/metadata", want: 401},
 		{name: "metadata with any token", claims: obs, target: "/fhir/metadata", want: 200},
 	})
-	runEnforceCases(t, EnforcerConfig{PublicPaths: []string{"Questionnaire/"}}, []enforceCase{
+	runEnforceCases(t, Config{PublicPaths: []string{"Questionnaire/"}}, []enforceCase{
 		{name: "host's public prefix", target: "/fhir/Questionnaire/q1", want: 200},
 		{name: "defaults replaced", target: "/fhir/metadata", want: 401},
 	})
 }
 
-func TestNewFHIREnforcerRejects(t *testing.T) {
+func TestProtectRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	for name, cfg := range map[string]EnforcerConfig{
-		"Base":             {Base: "fhir"},
-		"MaxBodyBytes":     {MaxBodyBytes: -1},
-		"MaxBundleEntries": {MaxBundleEntries: -1},
-		"PublicPaths":      {PublicPaths: []string{"/metadata"}},
+	for name, cfg := range map[string]Config{
+		"BasePath":           {BasePath: "fhir"},
+		"Parse":              {Parse: fhir.ParseOptions{MaxBodyBytes: -1}},
+		"PublicPaths":        {PublicPaths: []string{"/metadata"}},
+		"FHIR.PatientAccess": {FHIR: fhir.Config{PatientAccess: testPolicy{}}},
 	} {
-		_, err := NewFHIREnforcer(cfg)
+		_, err := newProtection(enforceConfig(cfg))
 		if assert.Error(t, err, name) {
 			assert.Contains(t, err.Error(), name)
 		}
@@ -342,16 +361,16 @@ func TestNewFHIREnforcerRejects(t *testing.T) {
 func TestEnforceUnderServeMux(t *testing.T) {
 	t.Parallel()
 	obs := patientToken("patient/Observation.rs", "pat-1")
-	stripped := testEnforcer(t, EnforcerConfig{Base: "/"})
-	mounted := testEnforcer(t, EnforcerConfig{Base: "/fhir"})
+	stripped := testEnforcer(t, Config{BasePath: "/"})
+	mounted := testEnforcer(t, Config{BasePath: "/fhir"})
 	mux := http.NewServeMux()
 	// One server strips the base before the enforcer; the other routes
 	// with 1.22 patterns and gives the enforcer the whole path.
-	mux.Handle("/a/fhir/", http.StripPrefix("/a/fhir", withClaims(obs, stripped.Middleware(okHandler))))
+	mux.Handle("/a/fhir/", http.StripPrefix("/a/fhir", stripped.withTestClaims(obs, okHandler)))
 	inner := http.NewServeMux()
 	inner.Handle("GET /fhir/Observation/{id}", okHandler)
 	inner.Handle("GET /fhir/Observation", okHandler)
-	mux.Handle("/fhir/", withClaims(obs, mounted.Middleware(inner)))
+	mux.Handle("/fhir/", mounted.withTestClaims(obs, inner))
 
 	for target, want := range map[string]int{
 		"/a/fhir/Observation?patient=pat-1": 200,
@@ -366,35 +385,23 @@ func TestEnforceUnderServeMux(t *testing.T) {
 	}
 }
 
-func ExampleFHIREnforcer_Middleware() {
-	enforcer, err := NewFHIREnforcer(EnforcerConfig{
-		Base: "/fhir",
-		// Which patients a user may see: the host's rule.
-		PatientAccess: PatientAccessFunc(func(ctx context.Context, c *Claims, patientID string) (bool, error) {
-			return c.FHIRUser == "Practitioner/prac-1" && patientID == "pat-1", nil
-		}),
-		// Where a stored resource belongs, so instance reads can be judged.
-		ResourcePatient: func(ctx context.Context, resourceType, id string) (string, error) {
-			return "pat-1", nil // look it up in the host's store
-		},
+func TestEnforceBundles(t *testing.T) {
+	t.Parallel()
+	obs := patientToken("patient/Observation.rs patient/Patient.rs", "pat-1")
+	const fhirJSON = "application/fhir+json"
+	runEnforceCases(t, Config{}, []enforceCase{
+		{name: "every entry allowed", claims: obs, method: "POST", target: "/fhir", contentType: fhirJSON,
+			body: testutil.FHIRBundle("batch", "GET Patient/pat-1", "GET Observation?patient=pat-1", "GET metadata"), want: 200},
+		{name: "one entry of another patient refuses all", claims: obs, method: "POST", target: "/fhir", contentType: fhirJSON,
+			body: testutil.FHIRBundle("batch", "GET Patient/pat-1", "GET Observation?patient=pat-3"), want: 403},
+		{name: "one entry without scope names it", claims: obs, method: "POST", target: "/fhir/", contentType: fhirJSON,
+			body: testutil.FHIRBundle("transaction", "GET Patient/pat-1", "DELETE Patient/pat-1"), want: 403,
+			wantScope: "patient/Patient.d"},
+		{name: "bad entry is 400", claims: obs, method: "POST", target: "/fhir", contentType: fhirJSON,
+			body: testutil.FHIRBundle("batch", "GET Patient/pat-1", "GET Patient/a b"), want: 400},
+		{name: "XML bundle is 400", claims: obs, method: "POST", target: "/fhir", contentType: "application/fhir+xml",
+			body: "<Bundle/>", want: 400},
+		{name: "oversized bundle is 413", claims: obs, method: "POST", target: "/fhir", contentType: fhirJSON,
+			body: testutil.FHIRBundle("batch", "GET Patient/pat-1") + strings.Repeat(" ", fhir.DefaultMaxBodyBytes), want: 413},
 	})
-	if err != nil {
-		panic(err)
-	}
-	fhir := http.NewServeMux()
-	fhir.HandleFunc("GET /fhir/Observation", func(w http.ResponseWriter, r *http.Request) { /* search */ })
-
-	// In a real server the Verifier's middleware goes first and puts the
-	// token's claims in the context; here a fixed token stands in.
-	token := &Claims{Scopes: scope.MustParseSet("patient/Observation.rs"), Patient: "pat-1"}
-	h := withClaims(token, enforcer.Middleware(fhir))
-
-	for _, target := range []string{"/fhir/Observation?patient=pat-1", "/fhir/Observation?patient=pat-2"} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
-		fmt.Println(target, w.Code)
-	}
-	// Output:
-	// /fhir/Observation?patient=pat-1 200
-	// /fhir/Observation?patient=pat-2 403
 }

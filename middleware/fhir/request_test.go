@@ -1,4 +1,4 @@
-package middleware
+package fhir
 
 import (
 	"errors"
@@ -19,61 +19,61 @@ func TestParseFHIRRequestForms(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, method, target string
-		want                 FHIRRequest // Method and Query are checked apart
+		want                 Request // Method and Query are checked apart
 	}{
 		{"read", "GET", "/fhir/Patient/pat-1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Read, ResourceType: "Patient", ID: "pat-1"}},
+			Request{Kind: KindInteraction, Interaction: scope.Read, ResourceType: "Patient", ID: "pat-1"}},
 		{"HEAD reads like GET", "HEAD", "/fhir/Patient/pat-1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Read, ResourceType: "Patient", ID: "pat-1"}},
+			Request{Kind: KindInteraction, Interaction: scope.Read, ResourceType: "Patient", ID: "pat-1"}},
 		{"vread", "GET", "/fhir/Observation/o.1/_history/2",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.VRead, ResourceType: "Observation", ID: "o.1", VersionID: "2"}},
+			Request{Kind: KindInteraction, Interaction: scope.VRead, ResourceType: "Observation", ID: "o.1", VersionID: "2"}},
 		{"type search", "GET", "/fhir/Observation?patient=pat-1&category=laboratory",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "Observation"}},
+			Request{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "Observation"}},
 		{"system search with params", "GET", "/fhir?_type=Observation",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchSystem}},
+			Request{Kind: KindInteraction, Interaction: scope.SearchSystem}},
 		{"system search at base slash", "GET", "/fhir/",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchSystem}},
+			Request{Kind: KindInteraction, Interaction: scope.SearchSystem}},
 		{"create", "POST", "/fhir/Observation",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Create, ResourceType: "Observation"}},
+			Request{Kind: KindInteraction, Interaction: scope.Create, ResourceType: "Observation"}},
 		{"update", "PUT", "/fhir/Observation/o1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Update, ResourceType: "Observation", ID: "o1"}},
+			Request{Kind: KindInteraction, Interaction: scope.Update, ResourceType: "Observation", ID: "o1"}},
 		{"conditional update", "PUT", "/fhir/Observation?identifier=x",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Update, ResourceType: "Observation", Conditional: true}},
+			Request{Kind: KindInteraction, Interaction: scope.Update, ResourceType: "Observation", Conditional: true}},
 		{"patch", "PATCH", "/fhir/Observation/o1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Patch, ResourceType: "Observation", ID: "o1"}},
+			Request{Kind: KindInteraction, Interaction: scope.Patch, ResourceType: "Observation", ID: "o1"}},
 		{"conditional patch", "PATCH", "/fhir/Observation?identifier=x",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Patch, ResourceType: "Observation", Conditional: true}},
+			Request{Kind: KindInteraction, Interaction: scope.Patch, ResourceType: "Observation", Conditional: true}},
 		{"delete", "DELETE", "/fhir/Observation/o1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Delete, ResourceType: "Observation", ID: "o1"}},
+			Request{Kind: KindInteraction, Interaction: scope.Delete, ResourceType: "Observation", ID: "o1"}},
 		{"conditional delete", "DELETE", "/fhir/Observation?patient=pat-1",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.Delete, ResourceType: "Observation", Conditional: true}},
+			Request{Kind: KindInteraction, Interaction: scope.Delete, ResourceType: "Observation", Conditional: true}},
 		{"instance history", "GET", "/fhir/Patient/pat-1/_history",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.HistoryInstance, ResourceType: "Patient", ID: "pat-1"}},
+			Request{Kind: KindInteraction, Interaction: scope.HistoryInstance, ResourceType: "Patient", ID: "pat-1"}},
 		{"type history", "GET", "/fhir/Patient/_history",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.HistoryType, ResourceType: "Patient"}},
+			Request{Kind: KindInteraction, Interaction: scope.HistoryType, ResourceType: "Patient"}},
 		{"system history", "GET", "/fhir/_history",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.HistorySystem}},
+			Request{Kind: KindInteraction, Interaction: scope.HistorySystem}},
 		{"system operation", "POST", "/fhir/$export",
-			FHIRRequest{Kind: KindOperation, Operation: "$export"}},
+			Request{Kind: KindOperation, Operation: "$export"}},
 		{"type operation", "GET", "/fhir/Observation/$lastn?patient=pat-1",
-			FHIRRequest{Kind: KindOperation, Operation: "$lastn", ResourceType: "Observation"}},
+			Request{Kind: KindOperation, Operation: "$lastn", ResourceType: "Observation"}},
 		{"instance operation", "GET", "/fhir/Patient/pat-1/$everything",
-			FHIRRequest{Kind: KindOperation, Operation: "$everything", ResourceType: "Patient", ID: "pat-1"}},
+			Request{Kind: KindOperation, Operation: "$everything", ResourceType: "Patient", ID: "pat-1"}},
 		{"percent-encoded dollar", "GET", "/fhir/Patient/pat-1/%24everything",
-			FHIRRequest{Kind: KindOperation, Operation: "$everything", ResourceType: "Patient", ID: "pat-1"}},
+			Request{Kind: KindOperation, Operation: "$everything", ResourceType: "Patient", ID: "pat-1"}},
 		{"compartment search", "GET", "/fhir/Patient/123/Observation?code=x",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "Observation",
+			Request{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "Observation",
 				CompartmentType: "Patient", CompartmentID: "123"}},
 		{"compartment search of every type", "GET", "/fhir/Patient/123/*",
-			FHIRRequest{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "*",
+			Request{Kind: KindInteraction, Interaction: scope.SearchType, ResourceType: "*",
 				CompartmentType: "Patient", CompartmentID: "123"}},
-		{"metadata", "GET", "/fhir/metadata", FHIRRequest{Kind: KindCapabilities}},
+		{"metadata", "GET", "/fhir/metadata", Request{Kind: KindCapabilities}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := httptest.NewRequest(tt.method, tt.target, nil)
-			got, err := ParseFHIRRequest(r, "/fhir")
+			got, err := ParseRequest(r, "/fhir")
 			require.NoError(t, err)
 			want := tt.want
 			want.Method = tt.method
@@ -122,7 +122,7 @@ func TestParseFHIRRequestMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseFHIRRequest(httptest.NewRequest(tt.method, tt.target, nil), "/fhir")
+			_, err := ParseRequest(httptest.NewRequest(tt.method, tt.target, nil), "/fhir")
 			assert.ErrorIs(t, err, ErrMalformedRequest)
 		})
 	}
@@ -139,7 +139,7 @@ func TestParseFHIRRequestBases(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", "/x", nil)
 		r.URL.Path = tt.target
-		got, err := ParseFHIRRequest(r, tt.base)
+		got, err := ParseRequest(r, tt.base)
 		require.NoError(t, err, "base %q path %q", tt.base, tt.target)
 		assert.Equal(t, "Patient", got.ResourceType)
 		assert.Equal(t, "1", got.ID)
@@ -151,7 +151,7 @@ func TestParseFHIRRequestPostSearch(t *testing.T) {
 	body := "patient=pat-1&category=laboratory"
 	r := httptest.NewRequest("POST", "/fhir/Observation/_search?_count=10&category=vital-signs", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	got, err := ParseFHIRRequest(r, "/fhir")
+	got, err := ParseRequest(r, "/fhir")
 	require.NoError(t, err)
 	assert.Equal(t, scope.SearchType, got.Interaction)
 	assert.Equal(t, "Observation", got.ResourceType)
@@ -169,16 +169,16 @@ func TestParseFHIRRequestPostSearchErrors(t *testing.T) {
 	t.Parallel()
 	r := httptest.NewRequest("POST", "/fhir/_search", strings.NewReader(`{"a":1}`))
 	r.Header.Set("Content-Type", "application/json")
-	_, err := ParseFHIRRequest(r, "/fhir")
+	_, err := ParseRequest(r, "/fhir")
 	assert.ErrorIs(t, err, ErrMalformedRequest, "a search body must be a form")
 
 	r = httptest.NewRequest("POST", "/fhir/Observation/_search", strings.NewReader(strings.Repeat("a=b&", 100)))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	_, err = ParseFHIRRequestOptions(r, "/fhir", ParseOptions{MaxBodyBytes: 64})
+	_, err = ParseRequestOptions(r, "/fhir", ParseOptions{MaxBodyBytes: 64})
 	assert.ErrorIs(t, err, ErrBodyTooLarge)
 
 	r = httptest.NewRequest("POST", "/fhir/_search", nil)
-	got, err := ParseFHIRRequest(r, "/fhir")
+	got, err := ParseRequest(r, "/fhir")
 	require.NoError(t, err, "a POST search with no body")
 	assert.Equal(t, scope.SearchSystem, got.Interaction)
 }
@@ -192,7 +192,7 @@ func TestFHIRRequestString(t *testing.T) {
 		"/Patient/1/Observation?code=x": "search-type Patient/1/Observation",
 		"/metadata":                     "capabilities",
 	} {
-		got, err := ParseFHIRRequest(httptest.NewRequest("GET", target, nil), "")
+		got, err := ParseRequest(httptest.NewRequest("GET", target, nil), "")
 		require.NoError(t, err)
 		assert.Equal(t, want, got.String())
 	}
@@ -200,17 +200,17 @@ func TestFHIRRequestString(t *testing.T) {
 
 func TestParseFHIRRequestUnderRouters(t *testing.T) {
 	t.Parallel()
-	var got FHIRRequest
+	var got Request
 	var gotErr error
 	capture := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, gotErr = ParseFHIRRequest(r, "")
+		got, gotErr = ParseRequest(r, "")
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", http.StripPrefix("/fhir", capture))
 	mux.Handle("GET /r4/{type}/{id}", http.StripPrefix("/r4/", capture))
 
 	for _, target := range []string{"/fhir/Observation/o1", "/r4/Observation/o1"} {
-		got, gotErr = FHIRRequest{}, errors.New("not called")
+		got, gotErr = Request{}, errors.New("not called")
 		mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
 		require.NoError(t, gotErr, target)
 		assert.Equal(t, scope.Read, got.Interaction, target)

@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/fhirkit/smart/internal/testutil"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
 // FuzzFHIRRequest feeds arbitrary methods, paths, queries and bodies to
@@ -14,14 +17,14 @@ import (
 func FuzzFHIRRequest(f *testing.F) {
 	f.Add("GET", "/fhir/Observation", "patient=pat-1&category=laboratory", "", "")
 	f.Add("POST", "/fhir/Observation/_search", "", "patient=pat-1", "application/x-www-form-urlencoded")
-	f.Add("POST", "/fhir", "", bundleOf("batch", "GET Patient/pat-1", "DELETE Observation?patient=pat-1"), "application/fhir+json")
+	f.Add("POST", "/fhir", "", testutil.FHIRBundle("batch", "GET Patient/pat-1", "DELETE Observation?patient=pat-1"), "application/fhir+json")
 	f.Add("GET", "/fhir/Patient/pat-1/$everything", "", "", "")
 	f.Add("GET", "/fhir/Patient/pat-1/Observation", "_include:iterate=Observation:subject", "", "")
 	f.Add("PUT", "/fhir/Observation", "subject:Patient=pat-1,pat-1", "{}", "application/fhir+json")
 	f.Add("GET", "/fhir/Observation/o1/_history/2", "", "", "")
 	f.Add("DELETE", "/fhir/..", "a=%zz", "", "")
 
-	e := testEnforcer(f, EnforcerConfig{UserSearchFiltered: true})
+	e := testEnforcer(f, Config{FHIR: fhir.Config{UserSearchFiltered: true}})
 	tokens := []*Claims{
 		patientToken("patient/*.cruds", "pat-1"),
 		userToken("user/*.rs"),
@@ -32,11 +35,11 @@ func FuzzFHIRRequest(f *testing.F) {
 		if r == nil {
 			return
 		}
-		_, parseErr := ParseFHIRRequest(r, "/fhir")
+		_, parseErr := fhir.ParseRequest(r, "/fhir")
 		for _, c := range tokens {
 			r := fuzzRequest(method, path, query, body, contentType)
 			w := httptest.NewRecorder()
-			withClaims(c, e.Middleware(okHandler)).ServeHTTP(w, r)
+			e.withTestClaims(c, okHandler).ServeHTTP(w, r)
 			if w.Code >= 500 && parseErr != nil {
 				t.Fatalf("%s %s?%s: mapping error %v answered %d", method, path, query, parseErr, w.Code)
 			}

@@ -1,4 +1,4 @@
-package middleware
+package fhir
 
 import (
 	"context"
@@ -22,7 +22,7 @@ type Compartment interface {
 	// one patient's compartment (a search without a patient parameter, a
 	// create, a resource type outside the compartment). An error is a
 	// failure to find out, not a refusal.
-	PatientOf(ctx context.Context, req *FHIRRequest) (string, error)
+	PatientOf(ctx context.Context, req *Request) (string, error)
 }
 
 // DefaultCompartment is the Compartment the enforcer uses unless told
@@ -59,7 +59,7 @@ type DefaultCompartment struct {
 var _ Compartment = DefaultCompartment{}
 
 // PatientOf implements Compartment.
-func (d DefaultCompartment) PatientOf(ctx context.Context, req *FHIRRequest) (string, error) {
+func (d DefaultCompartment) PatientOf(ctx context.Context, req *Request) (string, error) {
 	if req.Kind != KindInteraction {
 		return "", nil
 	}
@@ -83,7 +83,7 @@ func (d DefaultCompartment) PatientOf(ctx context.Context, req *FHIRRequest) (st
 	return "", nil
 }
 
-func (d DefaultCompartment) instancePatient(ctx context.Context, req *FHIRRequest) (string, error) {
+func (d DefaultCompartment) instancePatient(ctx context.Context, req *Request) (string, error) {
 	if req.ResourceType == "Patient" {
 		return req.ID, nil
 	}

@@ -1,4 +1,4 @@
-package middleware
+package fhir
 
 import (
 	"bytes"
@@ -13,37 +13,37 @@ import (
 	"github.com/fhirkit/smart/scope"
 )
 
-// Errors ParseFHIRRequest returns. A mapping error wraps one of them;
+// Errors ParseRequest returns. A mapping error wraps one of them;
 // the text after the sentinel says what is wrong without repeating the
 // request, so it is safe to show the client.
 var (
 	// ErrMalformedRequest: the request is not a FHIR RESTful request the
 	// mapping knows (bad type or id, too many segments, wrong method for
 	// the path, an unreadable query, form or Bundle).
-	ErrMalformedRequest = errors.New("middleware: malformed FHIR request")
+	ErrMalformedRequest = errors.New("fhir: malformed FHIR request")
 	// ErrBodyTooLarge: a search form or Bundle body is over the limit.
-	ErrBodyTooLarge = errors.New("middleware: FHIR request body too large")
+	ErrBodyTooLarge = errors.New("fhir: FHIR request body too large")
 )
 
-// Limits ParseFHIRRequest applies when no [ParseOptions] say otherwise.
+// Limits ParseRequest applies when no [ParseOptions] say otherwise.
 const (
 	DefaultMaxBodyBytes     = 1 << 20 // a POST _search form or a batch/transaction Bundle
 	DefaultMaxBundleEntries = 1000
 )
 
-// A RequestKind says what sort of request a FHIRRequest is.
+// A RequestKind says what sort of request a Request is.
 type RequestKind uint8
 
 // The kinds of FHIR request.
 const (
 	// KindInteraction is a RESTful interaction (read, search, create,
-	// ...); FHIRRequest.Interaction says which.
+	// ...); Request.Interaction says which.
 	KindInteraction RequestKind = iota + 1
 	// KindOperation is an extended operation such as $everything, at
-	// system, type or instance level; FHIRRequest.Operation names it.
+	// system, type or instance level; Request.Operation names it.
 	KindOperation
 	// KindBatch and KindTransaction are a Bundle posted to the base;
-	// FHIRRequest.Entries holds its entries' requests.
+	// Request.Entries holds its entries' requests.
 	KindBatch
 	KindTransaction
 	// KindCapabilities is GET metadata.
@@ -67,9 +67,9 @@ func (k RequestKind) String() string {
 	return "RequestKind(" + fmt.Sprint(uint8(k)) + ")"
 }
 
-// A FHIRRequest is what an HTTP request under a FHIR base asks for, as
+// A Request is what an HTTP request under a FHIR base asks for, as
 // the FHIR R4 RESTful API defines it.
-type FHIRRequest struct {
+type Request struct {
 	Kind   RequestKind
 	Method string // the HTTP method, upper case
 
@@ -100,12 +100,12 @@ type FHIRRequest struct {
 	Query url.Values
 
 	// Entries are the requests of a batch or transaction, in order.
-	Entries []FHIRRequest
+	Entries []Request
 }
 
 // String describes the request for logs, as in "search-type Observation"
 // or "operation $everything Patient/123". It never includes the query.
-func (q *FHIRRequest) String() string {
+func (q *Request) String() string {
 	var b strings.Builder
 	switch q.Kind {
 	case KindInteraction:
@@ -127,14 +127,14 @@ func (q *FHIRRequest) String() string {
 	return b.String()
 }
 
-// ParseOptions bound what ParseFHIRRequestOptions reads. Zero fields
+// ParseOptions bound what ParseRequestOptions reads. Zero fields
 // take the defaults.
 type ParseOptions struct {
 	MaxBodyBytes     int64 // default DefaultMaxBodyBytes
 	MaxBundleEntries int   // default DefaultMaxBundleEntries
 }
 
-// ParseFHIRRequest works out what r asks of the FHIR server whose base
+// ParseRequest works out what r asks of the FHIR server whose base
 // path is base ("/fhir"; "" or "/" when the server sits at the root or
 // when http.StripPrefix has removed the base). It looks only at the
 // method, r.URL.Path relative to base, the query and, for POST _search
@@ -174,25 +174,25 @@ type ParseOptions struct {
 // conditional interaction without parameters, an unreadable query, form
 // or Bundle, a Bundle entry with an absolute url or a POST _search), or
 // ErrBodyTooLarge.
-func ParseFHIRRequest(r *http.Request, base string) (FHIRRequest, error) {
-	return ParseFHIRRequestOptions(r, base, ParseOptions{})
+func ParseRequest(r *http.Request, base string) (Request, error) {
+	return ParseRequestOptions(r, base, ParseOptions{})
 }
 
-// ParseFHIRRequestOptions is ParseFHIRRequest with limits on the body.
-func ParseFHIRRequestOptions(r *http.Request, base string, opt ParseOptions) (FHIRRequest, error) {
+// ParseRequestOptions is ParseRequest with limits on the body.
+func ParseRequestOptions(r *http.Request, base string, opt ParseOptions) (Request, error) {
 	opt = opt.withDefaults()
 	rel, ok := relativePath(r.URL.Path, base)
 	if !ok {
-		return FHIRRequest{}, malformed("the path is not under the FHIR base")
+		return Request{}, malformed("the path is not under the FHIR base")
 	}
 	// An encoded slash would make one path segment here and two in a
 	// router that matches the raw path, or the other way round.
 	if raw := r.URL.RawPath; raw != "" && strings.Contains(strings.ToLower(raw), "%2f") {
-		return FHIRRequest{}, malformed("encoded slash in the path")
+		return Request{}, malformed("encoded slash in the path")
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return FHIRRequest{}, malformed("unreadable query string")
+		return Request{}, malformed("unreadable query string")
 	}
 	p := parser{opt: opt, r: r}
 	return p.parse(r.Method, rel, query)
@@ -233,16 +233,16 @@ type parser struct {
 // maxSegments is the longest FHIR path: Type/id/_history/vid.
 const maxSegments = 4
 
-func (p *parser) parse(method, rel string, query url.Values) (FHIRRequest, error) {
+func (p *parser) parse(method, rel string, query url.Values) (Request, error) {
 	if method == http.MethodHead {
 		method = http.MethodGet // HEAD asks what GET would, without the body
 	}
 	var seg [maxSegments]string
 	n, ok := splitPath(rel, &seg)
 	if !ok {
-		return FHIRRequest{}, malformed("too many or empty path segments")
+		return Request{}, malformed("too many or empty path segments")
 	}
-	req := FHIRRequest{Method: method, Query: query}
+	req := Request{Method: method, Query: query}
 	var err error
 	switch n {
 	case 0:
@@ -257,7 +257,7 @@ func (p *parser) parse(method, rel string, query url.Values) (FHIRRequest, error
 		err = four(&req, seg[:])
 	}
 	if err != nil {
-		return FHIRRequest{}, err
+		return Request{}, err
 	}
 	return req, nil
 }
@@ -284,7 +284,7 @@ func splitPath(rel string, seg *[maxSegments]string) (int, bool) {
 }
 
 // base maps requests to the base itself: system search and Bundles.
-func (p *parser) base(req *FHIRRequest) error {
+func (p *parser) base(req *Request) error {
 	switch req.Method {
 	case http.MethodGet:
 		req.Kind, req.Interaction = KindInteraction, scope.SearchSystem
@@ -299,7 +299,7 @@ func (p *parser) base(req *FHIRRequest) error {
 }
 
 // one maps [base]/x: metadata, _history, _search, $op and the type level.
-func (p *parser) one(req *FHIRRequest, s string) error {
+func (p *parser) one(req *Request, s string) error {
 	switch {
 	case s == "metadata":
 		req.Kind = KindCapabilities
@@ -332,7 +332,7 @@ func (p *parser) one(req *FHIRRequest, s string) error {
 
 // conditional maps PUT, PATCH and DELETE on a type: they need search
 // parameters to say which resource they mean.
-func conditional(req *FHIRRequest) error {
+func conditional(req *Request) error {
 	if len(req.Query) == 0 {
 		return malformed("a conditional interaction needs search parameters")
 	}
@@ -357,7 +357,7 @@ func writeInteraction(method string) (scope.Interaction, bool) {
 
 // two maps Type/x: type history, POST _search, type operations and the
 // instance interactions.
-func (p *parser) two(req *FHIRRequest, typ, s string) error {
+func (p *parser) two(req *Request, typ, s string) error {
 	if !validType(typ) {
 		return malformed("invalid resource type")
 	}
@@ -394,7 +394,7 @@ var compartmentTypes = [...]string{"Patient", "Encounter", "RelatedPerson", "Pra
 
 // three maps Type/id/x: instance history, instance operations and
 // compartment searches.
-func three(req *FHIRRequest, typ, id, s string) error {
+func three(req *Request, typ, id, s string) error {
 	if !validType(typ) {
 		return malformed("invalid resource type")
 	}
@@ -425,7 +425,7 @@ func three(req *FHIRRequest, typ, id, s string) error {
 }
 
 // four maps Type/id/_history/vid, the only four-segment form.
-func four(req *FHIRRequest, seg []string) error {
+func four(req *Request, seg []string) error {
 	switch {
 	case !validType(seg[0]):
 		return malformed("invalid resource type")
@@ -443,7 +443,7 @@ func four(req *FHIRRequest, seg []string) error {
 
 // operation maps an invocation of $name; FHIR allows GET for operations
 // that change nothing and POST for all.
-func operation(req *FHIRRequest, name string) error {
+func operation(req *Request, name string) error {
 	if !validOperation(name) {
 		return malformed("invalid operation name")
 	}
@@ -454,7 +454,7 @@ func operation(req *FHIRRequest, name string) error {
 	return nil
 }
 
-func onlyMethod(req *FHIRRequest, method string) error {
+func onlyMethod(req *Request, method string) error {
 	if req.Method != method {
 		return malformed("method not allowed here")
 	}
@@ -464,7 +464,7 @@ func onlyMethod(req *FHIRRequest, method string) error {
 // postSearch maps a search by POST: its parameters are the query's and
 // the form body's together, and the body stays readable for the next
 // handler.
-func (p *parser) postSearch(req *FHIRRequest) error {
+func (p *parser) postSearch(req *Request) error {
 	if req.Method != http.MethodPost {
 		return malformed("_search takes POST")
 	}

@@ -1,4 +1,4 @@
-package middleware
+package fhir
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ type bundleJSON struct {
 // entry's request.method and request.url mapped as a request of its own.
 // A Bundle in another format cannot be checked entry by entry, so it is
 // refused rather than let through unread.
-func (p *parser) bundle(req *FHIRRequest) error {
+func (p *parser) bundle(req *Request) error {
 	body, err := p.readBody()
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ func (p *parser) bundle(req *FHIRRequest) error {
 	if len(b.Entry) > p.opt.MaxBundleEntries {
 		return fmt.Errorf("%w: more than %d entries", ErrBodyTooLarge, p.opt.MaxBundleEntries)
 	}
-	req.Entries = make([]FHIRRequest, len(b.Entry))
+	req.Entries = make([]Request, len(b.Entry))
 	entry := parser{opt: p.opt} // no *http.Request: entries have no body to read
 	for i, e := range b.Entry {
 		if e.Request == nil {
@@ -67,25 +67,25 @@ func (p *parser) bundle(req *FHIRRequest) error {
 // base, as FHIR R4 writes it ("Patient/123", "Observation?patient=p");
 // an absolute URL is refused, since its host and base cannot be checked
 // against the server's own.
-func (p *parser) entry(method, rawURL string) (FHIRRequest, error) {
+func (p *parser) entry(method, rawURL string) (Request, error) {
 	switch method {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE":
 	default:
-		return FHIRRequest{}, malformed("invalid entry method")
+		return Request{}, malformed("invalid entry method")
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || rawURL == "" {
-		return FHIRRequest{}, malformed("invalid entry url")
+		return Request{}, malformed("invalid entry url")
 	}
 	if u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.Fragment != "" {
-		return FHIRRequest{}, malformed("an entry url must be relative to the base")
+		return Request{}, malformed("an entry url must be relative to the base")
 	}
 	if u.RawPath != "" && strings.Contains(strings.ToLower(u.RawPath), "%2f") {
-		return FHIRRequest{}, malformed("encoded slash in an entry url")
+		return Request{}, malformed("encoded slash in an entry url")
 	}
 	query, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return FHIRRequest{}, malformed("unreadable entry query")
+		return Request{}, malformed("unreadable entry query")
 	}
 	return p.parse(method, strings.TrimPrefix(u.Path, "/"), query)
 }
