@@ -21,9 +21,9 @@ import (
 // after mu are guarded by the exporter's mu.
 type exportJob struct {
 	id              string
-	owner           string                 // the client_id that kicked it off
+	owner           string       // the client_id that kicked it off
 	request         fhir.Request // the kick-off as the enforcer judges it
-	requestURL      string                 // the kick-off URL, for the manifest
+	requestURL      string       // the kick-off URL, for the manifest
 	transactionTime time.Time
 	types           []string
 	patients        map[string]bool // whose compartments; nil for a system export
