@@ -83,9 +83,12 @@ type Config struct {
 
 	Logger *slog.Logger // default slog.Default()
 
-	// HTTPClient fetches clients' jwks_uri documents; default a client
-	// with a 10-second timeout.
-	HTTPClient *http.Client
+	// Outbound limits where the server connects when it fetches a URL a
+	// client gave it (a jwks_uri): by default https to public addresses
+	// only. A development server on loopback, or a host whose clients
+	// publish keys inside its own network, admits those here. The server
+	// builds the HTTP client for these fetches from it.
+	Outbound OutboundPolicy
 
 	// Now is the clock; default time.Now. Tests set it.
 	Now func() time.Time
@@ -173,9 +176,6 @@ func (c Config) withDefaults() Config {
 	if c.Audit == nil {
 		c.Audit = SlogAudit{Logger: c.Logger}
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -210,6 +210,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxAssertionTTL > 5*time.Minute {
 		return fmt.Errorf("handlers: Config.MaxAssertionTTL is %v; SMART Backend Services allows at most 5m", c.MaxAssertionTTL)
+	}
+	if err := c.Outbound.validate(); err != nil {
+		return fmt.Errorf("handlers: Config.Outbound.%w", err)
 	}
 	if c.ManagementURL != "" {
 		if _, err := parseBaseURL(c.ManagementURL); err != nil {

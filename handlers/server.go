@@ -81,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 		log:         cfg.Logger,
 		auditSink:   cfg.Audit,
 		now:         cfg.Now,
-		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
+		jwks:        newJWKSCache(newOutbound(cfg.Outbound, nil), cfg.Now),
 		keySets:     &parsedKeySets{},
 		scopes:      &scopecache.Cache{},
 		secrets:     newSecretGuard(cfg.Now),

@@ -114,7 +114,8 @@ type options struct {
 // FHIRBaseURL, Store, SigningKeys, Authenticator, PatientAccess,
 // Sessions and AuthorizeLaunch. Replacement Pages must keep the built-in
 // pages' form fields, which the scripted person reads. ConsentTTL is
-// negative (never remembered) unless f sets it.
+// negative (never remembered) unless f sets it, and Outbound admits
+// loopback, where a test's own jwks_uri servers listen, unless f sets it.
 func WithConfig(f func(*handlers.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, f) }
 }
@@ -190,7 +191,9 @@ func NewServer(t TB, opts ...Option) *Server {
 
 // config is the authorization server's configuration, keys aside.
 func (s *Server) config(configure []func(*handlers.Config)) handlers.Config {
-	cfg := handlers.Config{Logger: s.log, ConsentTTL: -1}
+	// The fake runs on loopback, and so do the key servers of the test's
+	// backend clients (httptest servers): their jwks_uri is admitted.
+	cfg := handlers.Config{Logger: s.log, ConsentTTL: -1, Outbound: handlers.OutboundPolicy{AllowLoopback: true}}
 	for _, f := range configure {
 		f(&cfg)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -79,6 +81,10 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		PatientAccess:         policy,
 		Sessions:              sessions,
 		Logger:                log,
+		// Served on loopback, the demo is on a developer's machine, where
+		// backend clients' jwks_uri servers run on loopback too; anywhere
+		// else it fetches jwks_uri documents from public addresses only.
+		Outbound: handlers.OutboundPolicy{AllowLoopback: isLoopbackURL(base)},
 	})
 	if err != nil {
 		closeAll()
@@ -115,6 +121,20 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	mux.Handle("POST "+ehrLaunchPath, ehrLaunch{auth: auth, data: data})
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
+}
+
+// isLoopbackURL reports whether u is an http(s) URL on localhost or a
+// loopback IP address.
+func isLoopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Unmap().IsLoopback()
+	}
+	return host == "localhost"
 }
 
 // openStore opens the -store DSN: memory, or a SQL database.
