@@ -141,7 +141,8 @@ type Config struct {
 	// ManagementURL is the page where a person reviews the apps they
 	// have authorized and revokes them, such as the host's patient
 	// portal: discovery's management_endpoint and the CapabilityStatement's
-	// oauth-uris "manage" (SMART App Launch 2.x). Empty: neither names one.
+	// oauth-uris "manage" (SMART App Launch 2.x). Empty: the kit's own
+	// apps page (Server.AppsURL).
 	ManagementURL string
 }
 
@@ -253,6 +254,7 @@ func (c Config) validatePersonSide() error {
 		{"AuthorizeLaunch", c.AuthorizeLaunch != nil},
 		{"SmartStyle", len(c.SmartStyle) > 0},
 		{"ManagementURL", c.ManagementURL != ""},
+		{"ScopeCategories", c.ScopeCategories != nil},
 	} {
 		if f.set {
 			return fmt.Errorf("handlers: Config.%s is set but Config.Authenticator is nil: "+

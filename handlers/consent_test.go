@@ -195,7 +195,7 @@ func TestConsentCategoriesConfig(t *testing.T) {
 			require.NoError(t, err)
 			_, err = New(Config{
 				Issuer: "https://auth.example", FHIRBaseURL: "https://fhir.example", Store: memory.New(),
-				SigningKeys: keys, ScopeCategories: []ScopeCategory{bad},
+				SigningKeys: keys, Authenticator: testAuthenticator, ScopeCategories: []ScopeCategory{bad},
 			})
 			require.ErrorContains(t, err, "Config.ScopeCategories[0]")
 		})
