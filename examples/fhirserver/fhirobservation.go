@@ -195,7 +195,7 @@ func observationParams(fhirBase string) map[string]matcher[*observationResource]
 		"category": func(o *observationResource, v string) bool {
 			return slices.ContainsFunc(o.Category, func(c codeableConcept) bool { return tokenMatches(c.Coding, v) })
 		},
-		"code":   func(o *observationResource, v string) bool { return tokenMatches(o.Code.Coding, v) },
+		"code": func(o *observationResource, v string) bool { return tokenMatches(o.Code.Coding, v) },
 		"status": func(o *observationResource, v string) bool {
 			return tokenMatches([]coding{{System: systemObservationStatus, Code: o.Status}}, v)
 		},
