@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	_ "modernc.org/sqlite" // the "sqlite" driver of the kit's SQLite store
+
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/middleware"
 	"github.com/fhirkit/smart/store"

@@ -22,8 +22,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for PostgreSQL and testutil.FreshPostgres
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"

@@ -49,9 +49,9 @@ func TestReachConfinedBy(t *testing.T) {
 	const lab = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 	r := MustParseSet("patient/Observation.rs?category=laboratory").Reach(Patient, "Observation", SearchType)
 	for q, want := range map[string]bool{
-		"patient=p1&category=laboratory":                  true,
-		"patient=p1&category=" + url.QueryEscape(lab):     true,
-		"patient=p1":                                      false,
+		"patient=p1&category=laboratory":              true,
+		"patient=p1&category=" + url.QueryEscape(lab): true,
+		"patient=p1": false,
 		"patient=p1&category=laboratory,vital-signs":      false,
 		"patient=p1&category=laboratory&category=exam":    false,
 		"patient=p1&category=" + url.QueryEscape("x|lab"): false,
@@ -62,7 +62,7 @@ func TestReachConfinedBy(t *testing.T) {
 	}
 	// With the system in the scope, a bare code may name another system's
 	// code: not confined, so the results are filtered.
-	sys := MustParseSet("patient/Observation.rs?category=" + lab).Reach(Patient, "Observation", SearchType)
+	sys := MustParseSet("patient/Observation.rs?category="+lab).Reach(Patient, "Observation", SearchType)
 	assert.False(t, sys.ConfinedBy(url.Values{"category": {"laboratory"}}))
 	assert.True(t, sys.ConfinedBy(url.Values{"category": {lab}}))
 	assert.True(t, MustParseSet("patient/Observation.rs").Reach(Patient, "Observation", SearchType).ConfinedBy(nil))

@@ -13,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	// The database/sql drivers of the -store DSNs: sqlstore imports none.
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
@@ -59,10 +64,16 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
-	sweepCtx, stopSweeping := context.WithCancel(ctx)
-	go store.Sweep(sweepCtx, st, sweepInterval, log)
-	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
+	exports, err := newExporter(exporterConfig{Data: data, FHIRBase: fhirBase, Pace: o.exportPace, Logger: log})
+	if err != nil {
+		stopSessions()
+		closeStore()
+		return nil, err
+	}
+	stopSweeping := startSweeper(ctx, st, log)
+	// The shutdown order (shutdown.go): background work first, the store last.
+	closeAll := func() error { exports.Close(); stopSweeping(); stopSessions(); return closeStore() }
 	policy := newDemoAccess(fhirBase, data)
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
@@ -84,7 +95,12 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeAll()
 		return nil, err
 	}
-	fhirAPI, err := newFHIRAPI(auth, data, policy, log)
+	fhirAPI, err := newFHIRAPI(auth, data, policy, exports, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	jobs, err := newJobGuard(auth, data, policy, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -98,6 +114,7 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
+	exports.mountJobs(mux, jobs) // more specific than fhirPath+"/": outside the FHIR grammar
 	dev, err := newPortal(auth, log)
 	if err != nil {
 		closeAll()
@@ -195,6 +212,7 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 				},
 			}},
 		}
+		addBulkDataCapabilities(cs)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_ = json.NewEncoder(w).Encode(cs)

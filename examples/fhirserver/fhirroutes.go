@@ -25,6 +25,7 @@ import (
 //	GET Practitioner/{id}
 //	GET Encounter/{id}      GET Encounter?patient=...
 //	GET Condition/{id}      GET Condition?patient=...&category=...&clinical-status=...&code=...&encounter=...
+//	GET $export, Patient/$export, Group/{id}/$export (export.go)
 //
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
@@ -36,15 +37,13 @@ import (
 // resource with 403. The search routes narrow their results by the same
 // Filter too (reached), so that a search's total and _count page count
 // only what the token may see.
-func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, log *slog.Logger) (http.Handler, error) {
+func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, exports *exporter, log *slog.Logger) (http.Handler, error) {
 	protect, err := middleware.Protect(middleware.Config{
 		Server:        auth,
 		PatientAccess: policy,
-		FHIR: fhir.Config{ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
-			return data.resourcePatient(resourceType, id), nil
-		}},
-		Verifier: middleware.VerifierConfig{Logger: log},
-		CORS:     middleware.CORSConfig{Logger: log},
+		FHIR:          fhirEnforcement(data),
+		Verifier:      middleware.VerifierConfig{Logger: log},
+		CORS:          middleware.CORSConfig{Logger: log},
 	})
 	if err != nil {
 		return nil, err
@@ -65,7 +64,21 @@ func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy acce
 	mux.HandleFunc("GET "+basePath+"/Condition/{id}", api.readCondition)
 	mux.HandleFunc("GET "+basePath+"/Condition", api.searchConditions)
 	mux.HandleFunc(basePath+"/", api.notSupported)
+	exports.mountKickOff(mux)
 	return protect(mux), nil
+}
+
+// fhirEnforcement is the demo's FHIR enforcement: resources' patients
+// from the demo data, and the kit's operations with $export. The job URLs
+// of exports (export_authz.go) are judged by an enforcer of the same
+// configuration.
+func fhirEnforcement(data *fhirData) fhir.Config {
+	return fhir.Config{
+		ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
+			return data.resourcePatient(resourceType, id), nil
+		},
+		Operations: enforcerOperations(),
+	}
 }
 
 // basePathOf returns the path of the FHIR base URL, without a trailing
@@ -210,28 +223,36 @@ func writeSearch[R any](w http.ResponseWriter, base, typ string, res searchResul
 	writeFHIR(w, http.StatusOK, b)
 }
 
-// writeFHIR writes v as FHIR JSON. Answers depend on the caller's token,
-// so no cache may keep them.
+// writeFHIR writes v as FHIR JSON.
 func writeFHIR(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		writeOutcome(w, http.StatusInternalServerError, "exception", "The resource could not be encoded.")
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/fhir+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setPrivate(w.Header(), "application/fhir+json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// setPrivate sets the headers of an answer that depends on the caller's
+// token: its content type, and that no cache may keep it nor a browser
+// sniff another type.
+func setPrivate(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
 // writeOutcome answers with an OperationOutcome of one error issue.
 func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
-	writeFHIR(w, status, map[string]any{
+	writeFHIR(w, status, operationOutcome("error", code, diagnostics))
+}
+
+// operationOutcome is an OperationOutcome of one issue.
+func operationOutcome(severity, code, diagnostics string) map[string]any {
+	return map[string]any{
 		"resourceType": "OperationOutcome",
-		"issue": []map[string]string{{
-			"severity": "error", "code": code, "diagnostics": diagnostics,
-		}},
-	})
+		"issue":        []map[string]string{{"severity": severity, "code": code, "diagnostics": diagnostics}},
+	}
 }

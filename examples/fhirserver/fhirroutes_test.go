@@ -30,10 +30,10 @@ type fhirDemo struct {
 	keys       []handlers.SigningKey
 }
 
-func startFHIRDemo(t *testing.T) *fhirDemo {
+func startFHIRDemo(t *testing.T, args ...string) *fhirDemo {
 	t.Helper()
 	keysFile := filepath.Join(t.TempDir(), "keys.pem")
-	base := startDemo(t, "-store", "memory", "-keys", keysFile)
+	base := startDemo(t, append([]string{"-store", "memory", "-keys", keysFile}, args...)...)
 	data, err := os.ReadFile(keysFile)
 	require.NoError(t, err)
 	keys, err := parseKeys(keysFile, data)
@@ -72,17 +72,32 @@ func signAccessToken(t *testing.T, k handlers.SigningKey, c handlers.AccessToken
 // and gets a system/*.rs token with client_credentials.
 func (d *fhirDemo) backendToken(t *testing.T) (string, *backendClient) {
 	t.Helper()
+	client := d.newBackend(t)
+	return d.tokenFor(t, client, "system/*.rs"), client
+}
+
+// newBackend registers a backend-services client (ES384 key, system/*.rs).
+func (d *fhirDemo) newBackend(t *testing.T) *backendClient {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	require.NoError(t, err)
 	client := &backendClient{key: key}
 	status, reg := client.register(t, d.base+"/auth/register", testAdminToken)
 	require.Equal(t, http.StatusCreated, status, "%v", reg)
+	return client
+}
+
+// tokenFor gets client a token for scope from the token endpoint, with a
+// private_key_jwt assertion.
+func (d *fhirDemo) tokenFor(t *testing.T, client *backendClient, scope string) string {
+	t.Helper()
 	tokenURL := d.base + "/auth/token"
 	status, tok := postForm(t, tokenURL, merge(url.Values{
-		"grant_type": {"client_credentials"}, "scope": {"system/*.rs"},
+		"grant_type": {"client_credentials"}, "scope": {scope},
 	}, client.assertion(t, tokenURL)), "")
 	require.Equal(t, http.StatusOK, status, "%v", tok)
-	return tok["access_token"].(string), client
+	require.ElementsMatch(t, strings.Fields(scope), strings.Fields(tok["scope"].(string)), "the token carries the scope asked for")
+	return tok["access_token"].(string)
 }
 
 type fhirAnswer struct {
@@ -419,7 +434,8 @@ func TestFHIRPublicAndUnservedPaths(t *testing.T) {
 		assert.Equal(t, "CapabilityStatement", md["resourceType"])
 		resources, _ := json.Marshal(md["rest"].([]any)[0].(map[string]any)["resource"])
 		for _, want := range []string{
-			`{"interaction":[{"code":"read"},{"code":"search-type"}],"searchParam":[{"name":"_id","type":"token"}],"type":"Patient"}`,
+			`{"interaction":[{"code":"read"},{"code":"search-type"}],"operation":[{"definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export","name":"export"}],` +
+				`"searchParam":[{"name":"_id","type":"token"}],"type":"Patient"}`,
 			`{"interaction":[{"code":"read"}],"type":"Practitioner"}`,
 			`{"interaction":[{"code":"read"},{"code":"search-type"}],"searchParam":[{"name":"_id","type":"token"},` +
 				`{"name":"category","type":"token"},{"name":"clinical-status","type":"token"},{"name":"code","type":"token"},` +

@@ -204,14 +204,6 @@ func sep(path string) string {
 	return "?"
 }
 
-func idsOf(resources []map[string]any) []string {
-	var out []string
-	for _, r := range resources {
-		out = append(out, r["id"].(string))
-	}
-	return out
-}
-
 // usCoreSearches returns the searches US Core's granular tests replay
 // for typ, built on byPatient (Observation?patient=pat-1) and the
 // resources it finds: by patient; by patient and each category, with and

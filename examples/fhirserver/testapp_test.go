@@ -237,6 +237,11 @@ func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
 // getJSONInto GETs u, with a bearer token if one is given, and decodes a
 // 200 answer into v.
 func getJSONInto(ctx context.Context, u, bearer string, v any) error {
+	return getJSONWith(ctx, http.DefaultClient, u, bearer, v)
+}
+
+// getJSONWith is getJSONInto through hc.
+func getJSONWith(ctx context.Context, hc *http.Client, u, bearer string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -245,7 +250,7 @@ func getJSONInto(ctx context.Context, u, bearer string, v any) error {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/fhirkit/smart/internal/servertest"
 	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store/sqlstore"
 )
@@ -32,35 +35,35 @@ func TestRestartMidFlow(t *testing.T) {
 			t.Parallel()
 			dsn := tt.dsn(t)
 			ctx := context.Background()
-			open := func() *testServer {
+			open := func() *servertest.Server {
 				db, err := sqlstore.Open(ctx, dsn)
 				require.NoError(t, err)
-				ts := newTestServer(t, quiet, withPersonSide, withStore(db))
 				t.Cleanup(func() { db.Close() })
-				return ts
+				return servertest.NewServer(t, db, servertest.PersonSide)
 			}
 
 			first := open()
-			client := first.personClient(t)
-			conf := first.appConfig(client, "openid launch/patient patient/*.rs offline_access")
-			b := newBrowser(t, first)
+			client := first.PersonClient(t)
+			conf := first.AppConfig(client, "openid launch/patient patient/*.rs offline_access")
+			b := testutil.NewBrowser(t, first.Issuer())
 
 			// A complete grant: tokens to refresh and revoke later.
 			verifier := oauth2.GenerateVerifier()
-			q := appQuery(t, b.allow(b.signIn(b.follow(b.get(first.authorizeURL(conf, verifier))), "patient")))
+			q := b.Redirect(b.Allow(b.SignIn(b.Follow(b.Get(first.AuthCodeURL(conf, verifier))), "patient", "patient"))).Query()
 			tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 			require.NoError(t, err)
-			revoked := b.post(first.RevocationURL(), url.Values{"token": {tok.AccessToken}, "client_id": {client.ID}})
+			revoked := b.Post(first.RevocationURL(), url.Values{"token": {tok.AccessToken}, "client_id": {client.ID}})
 			require.Equal(t, http.StatusOK, revoked.Status)
-			revokedJTI := first.verifyAccessToken(t, tok.AccessToken).ID
+			revokedJTI := first.AccessTokenID(t, tok.AccessToken)
 
 			// A code in flight: issued, not yet redeemed.
 			verifier2 := oauth2.GenerateVerifier()
-			q2 := appQuery(t, b.follow(b.get(first.authorizeURL(conf, verifier2))))
+			q2 := b.Redirect(b.Follow(b.Get(first.AuthCodeURL(conf, verifier2)))).Query()
+			require.NotEmpty(t, q2.Get("code"), "the remembered approval answers at once: %v", q2)
 			first.HTTP.Close()
 
 			second := open() // a new process on the same database, same keys
-			conf2 := second.appConfig(client, "")
+			conf2 := second.AppConfig(client, "")
 			tok2, err := conf2.Exchange(ctx, q2.Get("code"), oauth2.VerifierOption(verifier2))
 			require.NoError(t, err, "the code issued before the restart redeems after it")
 			assert.Equal(t, "pat-1", tok2.Extra("patient"))
@@ -72,7 +75,6 @@ func TestRestartMidFlow(t *testing.T) {
 			isRevoked, err := second.Store.IsAccessTokenRevoked(ctx, revokedJTI)
 			require.NoError(t, err)
 			assert.True(t, isRevoked, "the revocation made before the restart holds")
-
 		})
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
@@ -33,15 +35,16 @@ const (
 // backend makes a DSN for a fresh, empty database, or skips the test.
 type backend struct {
 	name     string
+	dialect  sqlstore.Dialect
 	fresh    func(tb testing.TB) string
 	isMemory bool // every Open is a database of its own
 }
 
 var backends = []backend{
-	{name: "sqlite", fresh: freshSQLite},
-	{name: "sqlite-memory", fresh: func(testing.TB) string { return "sqlite::memory:" }, isMemory: true},
-	{name: "postgres", fresh: freshPostgres},
-	{name: "mysql", fresh: freshMySQL},
+	{name: "sqlite", dialect: sqlstore.SQLite, fresh: freshSQLite},
+	{name: "sqlite-memory", dialect: sqlstore.SQLite, fresh: func(testing.TB) string { return "sqlite::memory:" }, isMemory: true},
+	{name: "postgres", dialect: sqlstore.PostgreSQL, fresh: freshPostgres},
+	{name: "mysql", dialect: sqlstore.MySQL, fresh: freshMySQL},
 }
 
 func freshSQLite(tb testing.TB) string {
@@ -165,7 +168,7 @@ func TestMigrateTwice(t *testing.T) {
 // migrationCounts returns how many rows record each version.
 func migrationCounts(t *testing.T, s *sqlstore.DB) map[int64]int {
 	t.Helper()
-	rows, err := s.SQLDB().Query("SELECT version, COUNT(*) FROM smart_schema_migrations GROUP BY version")
+	rows, err := s.SQL().Query("SELECT version, COUNT(*) FROM smart_schema_migrations GROUP BY version")
 	require.NoError(t, err)
 	defer rows.Close()
 	counts := map[int64]int{}
@@ -182,7 +185,7 @@ func migrationCounts(t *testing.T, s *sqlstore.DB) map[int64]int {
 // migrationRows returns the migration table as text, one row a line.
 func migrationRows(t *testing.T, s *sqlstore.DB) string {
 	t.Helper()
-	rows, err := s.SQLDB().Query("SELECT version, name, applied_at FROM smart_schema_migrations ORDER BY version")
+	rows, err := s.SQL().Query("SELECT version, name, applied_at FROM smart_schema_migrations ORDER BY version")
 	require.NoError(t, err)
 	defer rows.Close()
 	var b strings.Builder

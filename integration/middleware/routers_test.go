@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"io"
@@ -12,6 +12,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fhirkit/smart/middleware"
 )
 
 // routerParts are the protection stack a FHIR API mounts, built once
@@ -23,9 +25,9 @@ type routerParts struct {
 
 func newRouterParts(t *testing.T) routerParts {
 	t.Helper()
-	protect, err := Protect(Config{
-		Verifier: testVerifierConfig(),
-		CORS:     CORSConfig{Clients: corsClients(t), Logger: slog.New(slog.DiscardHandler)},
+	protect, err := middleware.Protect(middleware.Config{
+		Verifier: verifierConfig(t),
+		CORS:     middleware.CORSConfig{Clients: clients(t), Logger: slog.New(slog.DiscardHandler)},
 	})
 	require.NoError(t, err)
 	return routerParts{protect: protect, hits: new(atomic.Int64)}
@@ -34,9 +36,9 @@ func newRouterParts(t *testing.T) routerParts {
 // readPatient answers a read with the id the router extracted, so the
 // test sees the router's path parameters survive the middleware.
 func (p routerParts) readPatient(id func(*http.Request) string) http.Handler {
-	return RequireScope("patient/Patient.r")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return middleware.RequireScope("patient/Patient.r")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.hits.Add(1)
-		c, _ := ClaimsFrom(r.Context())
+		c, _ := middleware.ClaimsFrom(r.Context())
 		_, _ = io.WriteString(w, "Patient/"+id(r)+" for "+c.ClientID)
 	}))
 }
@@ -76,7 +78,7 @@ var routers = []struct {
 
 func TestRouters(t *testing.T) {
 	t.Parallel()
-	token := corsToken(t, func(c map[string]any) { c["scope"] = "launch/patient patient/Patient.rs" })
+	token := signToken(t, "launch/patient patient/Patient.rs")
 	tests := []struct {
 		name      string
 		method    string
@@ -165,12 +167,12 @@ func TestGorillaPreflightNeedsOptionsRoute(t *testing.T) {
 	api.Use(p.protect)
 	api.Handle("/Patient/{id}", p.readPatient(func(r *http.Request) string { return mux.Vars(r)["id"] })).Methods(http.MethodGet)
 
-	w := serve(r, preflightRequest(appOrigin, "GET"))
+	w := serve(r, preflight(appOrigin))
 	assert.NotEqual(t, http.StatusNoContent, w.Code) // gorilla's 404 or 405
 	assert.Empty(t, w.Header().Get("Access-Control-Allow-Origin"))
 
 	// Wrapping the whole router instead works without the OPTIONS route.
-	w = serve(p.protect(r), preflightRequest(appOrigin, "GET"))
+	w = serve(p.protect(r), preflight(appOrigin))
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	assert.Equal(t, appOrigin, w.Header().Get("Access-Control-Allow-Origin"))
 }

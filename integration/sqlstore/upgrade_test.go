@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/internal/schemaversion"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/sqlstore"
 )
@@ -28,7 +29,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			ctx := context.Background()
 			dsn := be.fresh(t)
 
-			old, err := sqlstore.OpenAt(ctx, dsn, 1)
+			old, err := sqlstore.Open(schemaversion.StopAt(ctx, 1), dsn)
 			require.NoError(t, err)
 			t.Cleanup(func() { old.Close() })
 			require.Equal(t, map[int64]int{1: 1}, migrationCounts(t, old))
@@ -118,7 +119,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, int64(2), n, "the expired launch and the expired consent")
 			var consents int
-			require.NoError(t, s.SQLDB().QueryRow("SELECT COUNT(*) FROM smart_consents").Scan(&consents))
+			require.NoError(t, s.SQL().QueryRow("SELECT COUNT(*) FROM smart_consents").Scan(&consents))
 			assert.Equal(t, 1, consents, "the live consent stays")
 		})
 	}
@@ -128,8 +129,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 // only the columns of migration 0001.
 func insertV1Launch(t *testing.T, s *sqlstore.DB, id string, created, expires time.Time) {
 	t.Helper()
-	_, err := s.SQLDB().Exec(s.Rebind(`INSERT INTO smart_launches (id, client_id, subject, context, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), id, "app-1", "user-1", `{"patient":"Patient/p-1"}`,
+	query := `INSERT INTO smart_launches (id, client_id, subject, context, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	if s.Dialect() == sqlstore.PostgreSQL {
+		query = `INSERT INTO smart_launches (id, client_id, subject, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`
+	}
+	_, err := s.SQL().Exec(query, id, "app-1", "user-1", `{"patient":"Patient/p-1"}`,
 		created.UnixMicro(), expires.UnixMicro())
 	require.NoError(t, err)
 }

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/postgresstore"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/internal/servertest"
 	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/sqlstore"
@@ -24,7 +27,7 @@ import (
 // balancer, sharing one PostgreSQL for the store and scs's sessions. The
 // test says which replica serves the next requests.
 type replicas struct {
-	servers []*Server
+	servers []*handlers.Server
 	muxes   []*http.ServeMux
 	next    atomic.Int32
 	http    *httptest.Server
@@ -51,9 +54,6 @@ func startReplicas(t *testing.T, n int) *replicas {
 		_, err := db.SQL().ExecContext(ctx, stmt)
 		require.NoError(t, err)
 	}
-	keys, err := sharedTestKeys()
-	require.NoError(t, err)
-
 	rs := &replicas{store: db}
 	rs.http = httptest.NewUnstartedServer(rs)
 	issuer := "http://" + rs.http.Listener.Addr().String()
@@ -63,12 +63,13 @@ func startReplicas(t *testing.T, n int) *replicas {
 		require.NoError(t, err)
 		t.Cleanup(func() { own.Close() })
 		sessions := postgresstore.NewWithCleanupInterval(own.SQL(), 0)
-		srv, err := New(Config{
-			Issuer: issuer, FHIRBaseURL: issuer + "/fhir", Store: own, SigningKeys: keys,
-			Authenticator: testAuthenticator, PatientAccess: testAccess{},
-			Sessions: NewSessionManager(sessions, false),
+		cfg := handlers.Config{
+			Issuer: issuer, FHIRBaseURL: issuer + "/fhir", Store: own, SigningKeys: servertest.Keys(t),
+			Sessions: handlers.NewSessionManager(sessions, false),
 			Logger:   (&testutil.LogBuffer{}).Logger(),
-		})
+		}
+		servertest.PersonSide(&cfg)
+		srv, err := handlers.New(cfg)
 		require.NoError(t, err)
 		mux := http.NewServeMux()
 		srv.Mount(mux)
@@ -89,13 +90,13 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 	a := rs.servers[0]
 	client := &store.Client{
 		ID: "replicated-app", Name: "Replicated", AuthMethod: store.AuthMethodNone,
-		RedirectURIs: []string{testRedirect}, GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken},
-		Scope: testAppScope,
+		RedirectURIs: []string{servertest.RedirectURI}, GrantTypes: []string{handlers.GrantAuthorizationCode, handlers.GrantRefreshToken},
+		Scope: servertest.PersonScope,
 	}
 	require.NoError(t, rs.store.CreateClient(context.Background(), client))
 
 	conf := &oauth2.Config{
-		ClientID: client.ID, RedirectURL: testRedirect, Scopes: strings.Fields("openid launch/patient patient/*.rs offline_access"),
+		ClientID: client.ID, RedirectURL: servertest.RedirectURI, Scopes: strings.Fields("openid launch/patient patient/*.rs offline_access"),
 		Endpoint: oauth2.Endpoint{AuthURL: a.AuthorizeURL(), TokenURL: a.TokenURL(), AuthStyle: oauth2.AuthStyleInParams},
 	}
 	verifier := oauth2.GenerateVerifier()
