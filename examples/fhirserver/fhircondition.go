@@ -114,8 +114,8 @@ func demoConditions() []*conditionResource {
 
 func titleCase(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
-// conditionParams are the search parameters of Condition: those US Core
-// asks for that compare codes and references.
+// conditionParams are the search parameters of Condition that US Core
+// asks for.
 func conditionParams(fhirBase string) map[string]matcher[*conditionResource] {
 	subjectOf := func(c *conditionResource) reference { return c.Subject }
 	patient, subject := patientMatcher(subjectOf, fhirBase), subjectMatcher(subjectOf, fhirBase)
@@ -130,6 +130,12 @@ func conditionParams(fhirBase string) map[string]matcher[*conditionResource] {
 		},
 		"clinical-status": func(c *conditionResource, v string) bool { return tokenMatches(c.ClinicalStatus.Coding, v) },
 		"code":            func(c *conditionResource, v string) bool { return tokenMatches(c.Code.Coding, v) },
+		"onset-date":      dateMatcher(func(c *conditionResource) string { return c.OnsetDateTime }),
+		"abatement-date":  dateMatcher(func(c *conditionResource) string { return c.AbatementDateTime }),
+		"recorded-date":   dateMatcher(func(c *conditionResource) string { return c.RecordedDate }),
+		// US Core's assertedDate extension: the demo's conditions have
+		// none, so no value matches.
+		"asserted-date": dateMatcher(func(*conditionResource) string { return "" }),
 		"encounter": func(c *conditionResource, v string) bool {
 			if c.Encounter == nil {
 				return false

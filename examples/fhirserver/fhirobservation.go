@@ -196,6 +196,7 @@ func observationParams(fhirBase string) map[string]matcher[*observationResource]
 			return slices.ContainsFunc(o.Category, func(c codeableConcept) bool { return tokenMatches(c.Coding, v) })
 		},
 		"code": func(o *observationResource, v string) bool { return tokenMatches(o.Code.Coding, v) },
+		"date": dateMatcher(func(o *observationResource) string { return o.EffectiveDateTime }),
 		"status": func(o *observationResource, v string) bool {
 			return tokenMatches([]coding{{System: systemObservationStatus, Code: o.Status}}, v)
 		},

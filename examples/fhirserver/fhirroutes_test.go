@@ -208,7 +208,8 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"patient app: another patient's condition is forbidden", "patient app", "Condition/cond-2-diabetes", 403, nil},
 		{"patient app: another patient's conditions are forbidden", "patient app", "Condition?patient=pat-2", 403, nil},
 		{"patient app: an unconfined condition search is forbidden", "patient app", "Condition?category=problem-list-item", 403, nil},
-		{"patient app: a condition parameter the demo cannot apply is refused", "patient app", "Condition?patient=pat-1&onset-date=ge2020", 400, nil},
+		{"patient app: a condition parameter the demo cannot apply is refused", "patient app", "Condition?patient=pat-1&onset-date=ap2020", 400, nil},
+		{"patient app searches conditions by recorded date", "patient app", "Condition?patient=pat-1&recorded-date=ge2025-12", 200, []string{"cond-1-pharyngitis", "cond-1-stress"}},
 
 		{"patient user reads their record", "patient user", "Patient/pat-1", 200, []string{"pat-1"}},
 		{"patient user reads their observations", "patient user", "Observation?patient=pat-1", 200, pat1Observations},
@@ -438,8 +439,11 @@ func TestFHIRPublicAndUnservedPaths(t *testing.T) {
 				`"searchParam":[{"name":"_id","type":"token"}],"type":"Patient"}`,
 			`{"interaction":[{"code":"read"}],"type":"Practitioner"}`,
 			`{"interaction":[{"code":"read"},{"code":"search-type"}],"searchParam":[{"name":"_id","type":"token"},` +
+				`{"name":"abatement-date","type":"date"},{"name":"asserted-date","type":"date"},` +
 				`{"name":"category","type":"token"},{"name":"clinical-status","type":"token"},{"name":"code","type":"token"},` +
-				`{"name":"encounter","type":"reference"},{"name":"patient","type":"reference"},{"name":"subject","type":"reference"}],"type":"Condition"}`,
+				`{"name":"encounter","type":"reference"},{"name":"onset-date","type":"date"},{"name":"patient","type":"reference"},` +
+				`{"name":"recorded-date","type":"date"},{"name":"subject","type":"reference"}],"type":"Condition"}`,
+			`{"name":"date","type":"date"}`,
 			`{"name":"status","type":"token"}`,
 		} {
 			assert.Contains(t, string(resources), want)

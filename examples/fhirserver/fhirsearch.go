@@ -70,6 +70,9 @@ func search[R any](all []R, q url.Values, params map[string]matcher[R]) (searchR
 			if v == "" {
 				continue
 			}
+			if err := checkValue(name, v); err != nil {
+				return res, err
+			}
 			res.self.Add(name, v)
 			matches = slices.DeleteFunc(slices.Clone(matches), func(r R) bool { return !anyAlternative(r, v, match) })
 		}
@@ -80,6 +83,20 @@ func search[R any](all []R, q url.Values, params map[string]matcher[R]) (searchR
 		res.page = matches[:count]
 	}
 	return res, nil
+}
+
+// checkValue refuses a value of parameter name that the demo cannot
+// read, which its matcher would otherwise take for no match.
+func checkValue(name, value string) error {
+	if searchParamType(name) != "date" {
+		return nil
+	}
+	for alt := range strings.SplitSeq(value, ",") {
+		if _, err := parseDateSearch(alt); err != nil {
+			return fmt.Errorf("%w: %s: %w", errUnsupportedSearch, name, err)
+		}
+	}
+	return nil
 }
 
 func anyAlternative[R any](r R, value string, match matcher[R]) bool {
@@ -112,6 +129,8 @@ func searchParamType(name string) string {
 		return "reference"
 	case "_id", "category", "code", "clinical-status", "status":
 		return "token"
+	case "date", "onset-date", "abatement-date", "recorded-date", "asserted-date":
+		return "date"
 	}
 	return ""
 }

@@ -78,6 +78,10 @@ func TestObservationSearch(t *testing.T) {
 		{"category and status", "patient=pat-1&category=laboratory&status=final", []string{"obs-1-glucose", "obs-1-hemoglobin"}},
 		{"status in its system", "patient=pat-1&category=laboratory&status=http://hl7.org/fhir/observation-status|final", []string{"obs-1-glucose", "obs-1-hemoglobin"}},
 		{"another status finds nothing", "patient=pat-1&status=preliminary", []string{}},
+		{"category and date", "category=laboratory&date=2025-12-02", []string{"obs-2-glucose", "obs-2-hemoglobin"}},
+		{"code and date with a time", "code=2339-0&date=ge2025-12-02T09:30:00Z", []string{"obs-2-glucose", "obs-3-glucose"}},
+		{"date with a zone", "code=2339-0&date=2025-12-01T10:30:00%2B01:00", []string{"obs-1-glucose"}},
+		{"date not equal", "code=2339-0&date=ne2025-12-01", []string{"obs-2-glucose", "obs-3-glucose"}},
 		{"by _id", "_id=obs-1-glucose,obs-2-glucose", []string{"obs-1-glucose", "obs-2-glucose"}},
 		{"a foreign base is not ours", "subject=https://other.example/fhir/Patient/pat-1", []string{}},
 	}
@@ -184,6 +188,13 @@ func TestConditionSearch(t *testing.T) {
 		{"encounter by bare id", "encounter=enc-1", []string{"cond-1-pharyngitis"}},
 		{"encounter as an absolute URL on our base", "encounter=" + testFHIRBase + "/Encounter/enc-3", []string{"cond-3-bronchitis"}},
 		{"encounter of another patient finds nothing", "patient=pat-1&encounter=enc-2", []string{}},
+		{"onset in a year", "onset-date=2025", []string{"cond-1-pharyngitis", "cond-1-stress", "cond-2-food-insecurity", "cond-2-hypertension", "cond-3-bronchitis"}},
+		{"onset on or after a day", "patient=pat-1&onset-date=ge2025-11-28", []string{"cond-1-pharyngitis"}},
+		{"onset before a month", "onset-date=lt2016-09", []string{"cond-1-asthma", "cond-2-diabetes"}},
+		{"recorded on a day, two of them", "recorded-date=2025-12-01,2025-12-03", []string{"cond-1-pharyngitis", "cond-1-stress", "cond-3-bronchitis", "cond-3-tobacco"}},
+		{"a date range by two parameters", "recorded-date=ge2019&recorded-date=lt2020", []string{"cond-1-asthma", "cond-3-migraine"}},
+		{"abatement only where there is one", "abatement-date=gt2000", []string{"cond-1-pharyngitis", "cond-3-bronchitis"}},
+		{"no asserted dates", "asserted-date=gt1900", []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,10 +211,12 @@ func TestConditionSearch(t *testing.T) {
 			assert.Equal(t, len(tt.want), res.total)
 		})
 	}
-	q, err := url.ParseQuery("patient=pat-1&onset-date=ge2020")
-	require.NoError(t, err)
-	_, err = search(newDemoData().allConditions(), q, conditionParams(testFHIRBase))
-	assert.ErrorIs(t, err, errUnsupportedSearch, "a parameter it cannot apply is refused, never ignored")
+	for _, query := range []string{"patient=pat-1&verification-status=confirmed", "onset-date=ap2020", "recorded-date=2025-13", "onset-date=ge2020,yesterday"} {
+		q, err := url.ParseQuery(query)
+		require.NoError(t, err)
+		_, err = search(newDemoData().allConditions(), q, conditionParams(testFHIRBase))
+		assert.ErrorIs(t, err, errUnsupportedSearch, "%s: a parameter or value it cannot apply is refused, never ignored", query)
+	}
 }
 
 // filterFor returns the Filter the kit's enforcer puts in the context of

@@ -208,9 +208,10 @@ func sep(path string) string {
 // for typ, built on byPatient (Observation?patient=pat-1) and the
 // resources it finds: by patient; by patient and each category, with and
 // without its system; by patient and each code, with and without its
-// system; for Observation, by patient, category and status; for
-// Condition, by patient and clinical status, by patient, category and
-// clinical status, and by patient, category and encounter.
+// system; for Observation, by patient, category and status, by patient,
+// category and date, and by patient, code and date; for Condition, by
+// patient and clinical status, by patient, category and clinical status,
+// by patient, category and encounter, and by patient and each date.
 func usCoreSearches(typ, byPatient string, all []map[string]any) []string {
 	q := func(path string, kv ...string) string {
 		for i := 0; i < len(kv); i += 2 {
@@ -228,7 +229,8 @@ func usCoreSearches(typ, byPatient string, all []map[string]any) []string {
 		}
 		switch typ {
 		case "Observation":
-			searches = append(searches, q(byPatient, "category", c.value(true), "status", "final"))
+			searches = append(searches, q(byPatient, "category", c.value(true), "status", "final"),
+				q(byPatient, "category", c.value(true), "date", "ge2025-12"))
 		case "Condition":
 			searches = append(searches, q(byPatient, "category", c.value(true), "clinical-status", "active"))
 		}
@@ -242,6 +244,9 @@ func usCoreSearches(typ, byPatient string, all []map[string]any) []string {
 		}
 		codes[code] = true
 		searches = append(searches, q(byPatient, "code", coding["system"].(string)+"|"+code), q(byPatient, "code", code))
+		if date, ok := r["effectiveDateTime"].(string); ok {
+			searches = append(searches, q(byPatient, "code", coding["system"].(string)+"|"+code, "date", date[:10]))
+		}
 		if enc, ok := r["encounter"].(map[string]any); ok {
 			searches = append(searches, q(byPatient, "category", "encounter-diagnosis", "encounter", enc["reference"].(string)))
 		}
@@ -251,6 +256,8 @@ func usCoreSearches(typ, byPatient string, all []map[string]any) []string {
 			searches = append(searches, q(byPatient, "clinical-status", status),
 				q(byPatient, "clinical-status", "http://terminology.hl7.org/CodeSystem/condition-clinical|"+status))
 		}
+		searches = append(searches, q(byPatient, "onset-date", "ge2020"), q(byPatient, "recorded-date", "le2025-12-01"),
+			q(byPatient, "abatement-date", "gt2025"), q(byPatient, "asserted-date", "gt1900"))
 	}
 	return searches
 }
