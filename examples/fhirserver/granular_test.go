@@ -146,10 +146,14 @@ func (c *granularChecker) fullAnswer(t *testing.T, path string) fhirAnswer {
 	return a
 }
 
-// check runs, with token, every search US Core's granular tests replay
-// for patient (every resource when ""), and reads each resource the
-// resource-level token finds.
-func (c *granularChecker) check(t *testing.T, token string, g grant, patient string) {
+// A searchSet returns the searches to replay for typ, built on byPatient
+// (Observation?patient=pat-1) and the resources it finds.
+type searchSet func(typ, byPatient string, all []map[string]any) []string
+
+// check runs, with token, the searches of set for patient (every
+// resource when ""), and reads each resource the resource-level token
+// finds.
+func (c *granularChecker) check(t *testing.T, token string, g grant, patient string, set searchSet) {
 	t.Helper()
 	for _, typ := range []string{"Observation", "Condition"} {
 		byPatient := typ
@@ -166,7 +170,7 @@ func (c *granularChecker) check(t *testing.T, token string, g grant, patient str
 		require.NotEmpty(t, reached, "%s: the granted scopes %v reach some of the data", byPatient, g[typ])
 		require.Less(t, len(reached), len(all), "%s: and not all of it, so that filtering shows", byPatient)
 
-		for _, path := range usCoreSearches(typ, byPatient, all) {
+		for _, path := range set(typ, byPatient, all) {
 			want := c.fullAnswer(t, path).resources()
 			want = slices.DeleteFunc(want, func(r map[string]any) bool { return !g.reaches(r) })
 			got := c.d.fhirGet(t, path, token)
@@ -195,6 +199,19 @@ func (c *granularChecker) check(t *testing.T, token string, g grant, patient str
 			assert.Contains(t, got.header.Get("WWW-Authenticate"), `error="insufficient_scope"`, path)
 		}
 	}
+}
+
+// categorySearches are the searches by patient, and by patient and each
+// category with and without its system.
+func categorySearches(typ, byPatient string, _ []map[string]any) []string {
+	searches := []string{byPatient}
+	for _, c := range granularCategories {
+		if c.typ == typ {
+			searches = append(searches, byPatient+sep(byPatient)+"category="+url.QueryEscape(c.value(false)),
+				byPatient+sep(byPatient)+"category="+url.QueryEscape(c.value(true)))
+		}
+	}
+	return searches
 }
 
 func sep(path string) string {
@@ -274,94 +291,108 @@ func (a *kitApp) launch(t *testing.T, b *testutil.Browser, user, scopes string) 
 }
 
 // TestContractKitGranularScopes: US Core's granular-scope searches and
-// reads ((g)(10) "SMART App Launch with fine-grained scopes"), on each
-// store the demo runs on: for every category the demo holds, a patient
-// launch granted only that category, without and with its system, and
-// the kit's two groups of scopes, several granular scopes being an OR;
-// the same for user/ scopes of the clinician and system/ scopes of a
-// backend client.
+// reads ((g)(10) "SMART App Launch with fine-grained scopes"). For every
+// category the demo holds, a patient launch granted only that category,
+// without and with its system: the searches by patient and by category,
+// a page, and every read. For the kit's two groups of scopes, several
+// values in one scope, the clinician's user/ scopes and a backend
+// client's system/ scopes: every search US Core replays. The groups run
+// on SQLite too, the scopes' text going through the store's codes.
 func TestContractKitGranularScopes(t *testing.T) {
-	for _, store := range []string{"memory", "sqlite"} {
-		t.Run(store, func(t *testing.T) {
-			t.Parallel()
-			dsn := store
-			if store == "sqlite" {
-				dsn = "sqlite:" + filepath.Join(t.TempDir(), "smart.db")
-			}
-			base := startDemo(t, "-store", dsn)
-			d := &fhirDemo{base: base, fhir: base + "/fhir"}
-			app := registerKitApp(t, d, "none")
-			b := testutil.NewBrowser(t, d.base)
-			const launch = "launch/patient openid fhirUser "
+	kitGroups := map[string]grant{
+		"(g)(10) group 1": {
+			"Condition": {usCoreConditionCategory + "|encounter-diagnosis"},
+			"Observation": {usCoreObservationCategory + "|laboratory", usCoreObservationCategory + "|social-history",
+				usCoreObservationCategory + "|procedure"},
+		},
+		"(g)(10) group 2": {
+			"Condition": {usCoreConditionExt + "|health-concern", usCoreConditionCategory + "|problem-list-item"},
+			"Observation": {usCoreObservationCategory + "|vital-signs", usCoreObservationCategory + "|survey",
+				usCoreSharedCategory + "|sdoh"},
+		},
+	}
+	const launch = "launch/patient openid fhirUser "
+	// start runs the demo on store and launches the patient app with
+	// resource-level scopes.
+	start := func(t *testing.T, store string) (*fhirDemo, *kitApp, *testutil.Browser, *granularChecker) {
+		dsn := store
+		if store == "sqlite" {
+			dsn = "sqlite:" + filepath.Join(t.TempDir(), "smart.db")
+		}
+		base := startDemo(t, "-store", dsn)
+		d := &fhirDemo{base: base, fhir: base + "/fhir"}
+		app := registerKitApp(t, d, "none")
+		b := testutil.NewBrowser(t, d.base)
+		return d, app, b, &granularChecker{d: d, seen: map[string]fhirAnswer{},
+			full: app.launch(t, b, "patient", launch+"patient/Observation.rs patient/Condition.rs")}
+	}
 
-			patient := &granularChecker{d: d, seen: map[string]fhirAnswer{},
-				full: app.launch(t, b, "patient", launch+"patient/Observation.rs patient/Condition.rs")}
-			for _, c := range granularCategories {
-				for _, withSystem := range []bool{false, true} {
-					g := grant{c.typ: {c.value(withSystem)}}
-					t.Run("patient/ "+c.typ+" "+c.value(withSystem), func(t *testing.T) {
-						patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", false)), g, "pat-1")
-					})
-				}
-			}
-			kitGroups := map[string]grant{
-				"(g)(10) group 1": {
-					"Condition": {usCoreConditionCategory + "|encounter-diagnosis"},
-					"Observation": {usCoreObservationCategory + "|laboratory", usCoreObservationCategory + "|social-history",
-						usCoreObservationCategory + "|procedure"},
-				},
-				"(g)(10) group 2": {
-					"Condition": {usCoreConditionExt + "|health-concern", usCoreConditionCategory + "|problem-list-item"},
-					"Observation": {usCoreObservationCategory + "|vital-signs", usCoreObservationCategory + "|survey",
-						usCoreSharedCategory + "|sdoh"},
-				},
-			}
-			for name, g := range kitGroups {
-				t.Run("patient/ "+name, func(t *testing.T) {
-					patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", false)), g, "pat-1")
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		d, app, b, patient := start(t, "memory")
+		for _, c := range granularCategories {
+			for _, withSystem := range []bool{false, true} {
+				g := grant{c.typ: {c.value(withSystem)}}
+				t.Run("patient/ "+c.typ+" "+c.value(withSystem), func(t *testing.T) {
+					patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", false)), g, "pat-1", categorySearches)
 				})
 			}
-			t.Run("patient/ values of one scope are an OR", func(t *testing.T) {
-				g := grant{"Observation": {"laboratory", usCoreSharedCategory + "|sdoh"}, "Condition": {"problem-list-item", "health-concern"}}
-				patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", true)), g, "pat-1")
+		}
+		for name, g := range kitGroups {
+			t.Run("patient/ "+name, func(t *testing.T) {
+				patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", false)), g, "pat-1", usCoreSearches)
 			})
-
-			t.Run("user/ scopes of the clinician", func(t *testing.T) {
-				cb := testutil.NewBrowser(t, d.base)
-				user := &granularChecker{d: d, seen: map[string]fhirAnswer{},
-					full: app.launch(t, cb, "clinician", "openid fhirUser user/Observation.rs user/Condition.rs")}
-				g := grant{"Observation": {"laboratory", "survey"}, "Condition": {usCoreConditionCategory + "|encounter-diagnosis"}}
-				token := app.launch(t, cb, "clinician", "openid fhirUser "+g.scopes("user", false))
-				for _, p := range []string{"pat-1", "pat-2"} {
-					t.Run(p, func(t *testing.T) { user.check(t, token, g, p) })
-				}
-				for _, path := range []string{"Observation?patient=pat-3", "Condition?patient=pat-3", "Observation/obs-3-glucose"} {
-					assert.Equal(t, http.StatusForbidden, d.fhirGet(t, path, token).status, "%s: not the clinician's patient", path)
-				}
-			})
-
-			t.Run("system/ scopes of a backend client", func(t *testing.T) {
-				key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-				require.NoError(t, err)
-				client := &backendClient{key: key}
-				status, reg := client.register(t, d.base+"/auth/register", testAdminToken)
-				require.Equal(t, http.StatusCreated, status, "%v", reg)
-				token := func(scopes string) string {
-					tokenURL := d.base + "/auth/token"
-					status, tok := postForm(t, tokenURL, merge(url.Values{
-						"grant_type": {"client_credentials"}, "scope": {scopes},
-					}, client.assertion(t, tokenURL)), "")
-					require.Equal(t, http.StatusOK, status, "%v", tok)
-					assert.ElementsMatch(t, strings.Fields(scopes), strings.Fields(tok["scope"].(string)))
-					return tok["access_token"].(string)
-				}
-				system := &granularChecker{d: d, seen: map[string]fhirAnswer{}, full: token("system/Observation.rs system/Condition.rs")}
-				g := grant{"Observation": {"social-history"}, "Condition": {usCoreConditionExt + "|health-concern"}}
-				granular := token(g.scopes("system", false))
-				for _, p := range []string{"pat-3", ""} {
-					t.Run("patient "+p, func(t *testing.T) { system.check(t, granular, g, p) })
-				}
-			})
+		}
+		t.Run("patient/ values of one scope are an OR", func(t *testing.T) {
+			g := grant{"Observation": {"laboratory", usCoreSharedCategory + "|sdoh"}, "Condition": {"problem-list-item", "health-concern"}}
+			patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", true)), g, "pat-1", usCoreSearches)
 		})
-	}
+
+		t.Run("user/ scopes of the clinician", func(t *testing.T) {
+			cb := testutil.NewBrowser(t, d.base)
+			user := &granularChecker{d: d, seen: map[string]fhirAnswer{},
+				full: app.launch(t, cb, "clinician", "openid fhirUser user/Observation.rs user/Condition.rs")}
+			g := grant{"Observation": {"laboratory", "survey"}, "Condition": {usCoreConditionCategory + "|encounter-diagnosis"}}
+			token := app.launch(t, cb, "clinician", "openid fhirUser "+g.scopes("user", false))
+			for _, p := range []string{"pat-1", "pat-2"} {
+				t.Run(p, func(t *testing.T) { user.check(t, token, g, p, usCoreSearches) })
+			}
+			for _, path := range []string{"Observation?patient=pat-3", "Condition?patient=pat-3", "Observation/obs-3-glucose"} {
+				assert.Equal(t, http.StatusForbidden, d.fhirGet(t, path, token).status, "%s: not the clinician's patient", path)
+			}
+		})
+
+		t.Run("system/ scopes of a backend client", func(t *testing.T) {
+			key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+			require.NoError(t, err)
+			client := &backendClient{key: key}
+			status, reg := client.register(t, d.base+"/auth/register", testAdminToken)
+			require.Equal(t, http.StatusCreated, status, "%v", reg)
+			token := func(scopes string) string {
+				tokenURL := d.base + "/auth/token"
+				status, tok := postForm(t, tokenURL, merge(url.Values{
+					"grant_type": {"client_credentials"}, "scope": {scopes},
+				}, client.assertion(t, tokenURL)), "")
+				require.Equal(t, http.StatusOK, status, "%v", tok)
+				assert.ElementsMatch(t, strings.Fields(scopes), strings.Fields(tok["scope"].(string)))
+				return tok["access_token"].(string)
+			}
+			system := &granularChecker{d: d, seen: map[string]fhirAnswer{}, full: token("system/Observation.rs system/Condition.rs")}
+			g := grant{"Observation": {"social-history"}, "Condition": {usCoreConditionExt + "|health-concern"}}
+			granular := token(g.scopes("system", false))
+			for _, p := range []string{"pat-3", ""} {
+				t.Run("patient "+p, func(t *testing.T) { system.check(t, granular, g, p, usCoreSearches) })
+			}
+		})
+	})
+
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		_, app, b, patient := start(t, "sqlite")
+		for name, g := range kitGroups {
+			t.Run("patient/ "+name, func(t *testing.T) {
+				patient.check(t, app.launch(t, b, "patient", launch+g.scopes("patient", false)), g, "pat-1", usCoreSearches)
+			})
+		}
+	})
 }
