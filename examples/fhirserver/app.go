@@ -187,6 +187,7 @@ func adminGate(token string) func(*http.Request) (string, error) {
 // capabilityStatement answers /metadata: the FHIR server's
 // CapabilityStatement, with the kit's SMART security element.
 func capabilityStatement(auth *handlers.Server) http.Handler {
+	base := auth.FHIRBaseURL()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cs := map[string]any{
 			"resourceType": "CapabilityStatement",
@@ -197,16 +198,17 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 			"format":       []string{"json"},
 			"implementation": map[string]any{
 				"description": "fhirkit/smart demo FHIR server",
-				"url":         auth.FHIRBaseURL(),
+				"url":         base,
 			},
 			"rest": []any{map[string]any{
 				"mode":     "server",
 				"security": auth.CapabilityStatementSecurity(),
 				"resource": []any{
-					resource("Patient", "read", "search-type"),
-					resource("Observation", "read", "search-type"),
-					resource("Practitioner", "read"),
-					resource("Encounter", "read", "search-type"),
+					resource("Patient", searchParamNames(patientParams())),
+					resource("Observation", searchParamNames(observationParams(base))),
+					resource("Practitioner", nil),
+					resource("Encounter", searchParamNames(encounterParams(base))),
+					resource("Condition", searchParamNames(conditionParams(base))),
 				},
 			}},
 		}
@@ -217,10 +219,17 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 	})
 }
 
-func resource(typ string, interactions ...string) map[string]any {
-	var in []map[string]string
-	for _, i := range interactions {
-		in = append(in, map[string]string{"code": i})
+// resource is a CapabilityStatement's entry for a type the demo reads,
+// and searches by params if there are any.
+func resource(typ string, params []string) map[string]any {
+	in := []map[string]string{{"code": "read"}}
+	if len(params) == 0 {
+		return map[string]any{"type": typ, "interaction": in}
 	}
-	return map[string]any{"type": typ, "interaction": in}
+	in = append(in, map[string]string{"code": "search-type"})
+	var sp []map[string]string
+	for _, name := range params {
+		sp = append(sp, map[string]string{"name": name, "type": searchParamType(name)})
+	}
+	return map[string]any{"type": typ, "interaction": in, "searchParam": sp}
 }

@@ -66,6 +66,7 @@ var exportedTypes = []struct {
 	{"Patient", true},
 	{"Encounter", true},
 	{"Observation", true},
+	{"Condition", true},
 	{"Practitioner", false},
 	{"Group", false},
 }

@@ -188,6 +188,10 @@ func (x *exporter) resources(typ string) []exportedResource {
 		for _, e := range x.cfg.Data.allEncounters() {
 			add(e, e.patientID(), e.Meta)
 		}
+	case "Condition":
+		for _, c := range x.cfg.Data.allConditions() {
+			add(c, c.patientID(), c.Meta)
+		}
 	case "Practitioner":
 		for _, id := range []string{"prac-1"} {
 			if p, ok := x.cfg.Data.practitioner(id); ok {

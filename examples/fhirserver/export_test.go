@@ -165,7 +165,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 	t.Parallel()
 	d := startFHIRDemo(t, "-export-pace", "150ms")
 	client := d.newBackend(t)
-	token := d.tokenFor(t, client, "system/Patient.rs system/Encounter.rs system/Observation.rs")
+	token := d.tokenFor(t, client, "system/Patient.rs system/Encounter.rs system/Observation.rs system/Condition.rs")
 
 	start := time.Now()
 	statusURL := d.startExport(t, "Group/all-patients/$export", token)
@@ -182,7 +182,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 	assert.NotNil(t, m.Error, "error is present, empty")
 	assert.Empty(t, m.Error)
 
-	require.Len(t, m.Output, 3)
+	require.Len(t, m.Output, 4)
 	got := map[string][]string{}
 	for _, f := range m.Output {
 		res := readNDJSON(t, f.URL, token, f.Type)
@@ -192,6 +192,7 @@ func TestBulkExportGroupToCompletion(t *testing.T) {
 	assert.Equal(t, []string{"pat-1", "pat-2", "pat-3"}, got["Patient"])
 	assert.Equal(t, []string{"enc-1", "enc-2", "enc-3"}, got["Encounter"])
 	assert.Equal(t, slices.Concat(pat1Observations, pat2Observations, pat3Observations), got["Observation"])
+	assert.Equal(t, slices.Concat(pat1Conditions, pat2Conditions, pat3Conditions), got["Condition"])
 }
 
 // TestBulkExportKickOffRefusals: every refusal of a kick-off, each with
@@ -281,11 +282,11 @@ func TestBulkExportParameters(t *testing.T) {
 		name, rel, token string
 		want             map[string]int
 	}{
-		{"system export", "$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12, "Practitioner": 1, "Group": 1}},
-		{"patient export", "Patient/$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12}},
-		{"_type narrows, with a v1 scope", "Patient/$export?_type=Observation", observations, map[string]int{"Observation": 12}},
+		{"system export", "$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 29, "Condition": 9, "Practitioner": 1, "Group": 1}},
+		{"patient export", "Patient/$export", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 29, "Condition": 9}},
+		{"_type narrows, with a v1 scope", "Patient/$export?_type=Observation", observations, map[string]int{"Observation": 29}},
 		{"_type repeated and comma-separated", "$export?_type=Group&_type=Practitioner,Patient", all, map[string]int{"Patient": 3, "Practitioner": 1, "Group": 1}},
-		{"_since before the data", "Group/all-patients/$export?_since=2025-12-31T23:59:59Z", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 12}},
+		{"_since before the data", "Group/all-patients/$export?_since=2025-12-31T23:59:59Z", all, map[string]int{"Patient": 3, "Encounter": 3, "Observation": 29, "Condition": 9}},
 		{"_since after the data: no files", "Group/all-patients/$export?_since=2026-01-01T00:00:00Z", all, map[string]int{}},
 		{"_outputFormat abbreviated", "Patient/$export?_outputFormat=ndjson&_type=Patient", all, map[string]int{"Patient": 3}},
 		{"_outputFormat application/ndjson", "Patient/$export?_outputFormat=application/ndjson&_type=Patient", all, map[string]int{"Patient": 3}},
@@ -300,7 +301,7 @@ func TestBulkExportParameters(t *testing.T) {
 	}
 
 	t.Run("handling=lenient ignores what it cannot do and says so", func(t *testing.T) {
-		a := bulkDo(t, http.MethodGet, d.fhir+"/Patient/$export?_type=Patient,Condition&_elements=id", all,
+		a := bulkDo(t, http.MethodGet, d.fhir+"/Patient/$export?_type=Patient,MedicationRequest&_elements=id", all,
 			"Prefer", "respond-async", "Prefer", "handling=lenient")
 		require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
 		m, _ := awaitManifest(t, a.header.Get("Content-Location"), all)
@@ -310,7 +311,7 @@ func TestBulkExportParameters(t *testing.T) {
 		issues := readNDJSON(t, m.Error[0].URL, all, "OperationOutcome")
 		text, _ := json.Marshal(issues)
 		assert.Len(t, issues, 2)
-		assert.Contains(t, string(text), "Condition")
+		assert.Contains(t, string(text), "MedicationRequest")
 		assert.Contains(t, string(text), "_elements")
 	})
 }
@@ -371,7 +372,7 @@ func TestBulkExportDeleteCancelsARunningJob(t *testing.T) {
 	statusURL := d.startExport(t, "$export", token)
 	a := bulkDo(t, http.MethodGet, statusURL, token)
 	require.Equal(t, http.StatusAccepted, a.status)
-	assert.Equal(t, "0 of 5 resource types exported", a.header.Get("X-Progress"))
+	assert.Equal(t, "0 of 6 resource types exported", a.header.Get("X-Progress"))
 
 	a = bulkDo(t, http.MethodDelete, statusURL, token)
 	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
@@ -560,10 +561,11 @@ func TestExportRule(t *testing.T) {
 	}{
 		{"system/*.rs", "", "/fhir/$export", true},
 		{"system/*.read", "", "/fhir/Group/all-patients/$export", true},
-		{"system/Patient.rs system/Encounter.rs system/Observation.rs", "", "/fhir/Group/g/$export", true},
+		{"system/Patient.rs system/Encounter.rs system/Observation.rs system/Condition.rs", "", "/fhir/Group/g/$export", true},
+		{"system/Patient.rs system/Encounter.rs system/Observation.rs", "", "/fhir/Group/g/$export", false},
 		{"system/Patient.rs system/Observation.rs", "", "/fhir/Group/g/$export", false},
-		{"system/Patient.s system/Encounter.s system/Observation.s", "", "/fhir/Patient/$export", true},
-		{"system/Patient.r system/Encounter.r system/Observation.r", "", "/fhir/Patient/$export", false},
+		{"system/Patient.s system/Encounter.s system/Observation.s system/Condition.s", "", "/fhir/Patient/$export", true},
+		{"system/Patient.r system/Encounter.r system/Observation.r system/Condition.r", "", "/fhir/Patient/$export", false},
 		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export", false},
 		{"system/Patient.rs system/Observation.rs", "", "/fhir/$export?_type=Patient,Observation", true},
 		{"system/Patient.rs", "", "/fhir/Patient/$export?_type=Patient", true},

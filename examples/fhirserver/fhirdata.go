@@ -1,8 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
+	"html"
 	"maps"
 	"slices"
 	"strings"
@@ -14,13 +14,9 @@ import (
 // and every replica serves the same data. Only the authorization state
 // (clients, grants, revocations) lives in the store.
 
-// Code systems the demo data is coded in.
 const (
-	systemLOINC               = "http://loinc.org"
-	systemUCUM                = "http://unitsofmeasure.org"
-	systemObservationCategory = "http://terminology.hl7.org/CodeSystem/observation-category"
-	xhtmlNamespace            = "http://www.w3.org/1999/xhtml"
-	demoLastUpdated           = "2026-01-01T00:00:00Z"
+	xhtmlNamespace  = "http://www.w3.org/1999/xhtml"
+	demoLastUpdated = "2026-01-01T00:00:00Z"
 )
 
 // The FHIR R4 elements the demo uses, just enough of each resource.
@@ -81,23 +77,6 @@ type practitionerResource struct {
 	Name         []humanName `json:"name"`
 }
 
-type observationResource struct {
-	ResourceType      string            `json:"resourceType"`
-	ID                string            `json:"id"`
-	Meta              meta              `json:"meta"`
-	Text              narrative         `json:"text"`
-	Status            string            `json:"status"`
-	Category          []codeableConcept `json:"category"`
-	Code              codeableConcept   `json:"code"`
-	Subject           reference         `json:"subject"`
-	EffectiveDateTime string            `json:"effectiveDateTime"`
-	ValueQuantity     quantity          `json:"valueQuantity"`
-}
-
-// patientID returns the id of the patient the observation is about, or
-// "" when its subject is not a patient.
-func (o *observationResource) patientID() string { return subjectPatient(o.Subject) }
-
 // fhirData holds the demo's FHIR resources by id. It is safe for
 // concurrent use; the resources it returns are shared and read-only.
 type fhirData struct {
@@ -106,6 +85,7 @@ type fhirData struct {
 	practitioners map[string]*practitionerResource
 	observations  map[string]*observationResource
 	encounters    map[string]*encounterResource
+	conditions    map[string]*conditionResource
 }
 
 // newDemoData returns the store of FHIR resources, seeded.
@@ -115,6 +95,7 @@ func newDemoData() *fhirData {
 		practitioners: map[string]*practitionerResource{},
 		observations:  map[string]*observationResource{},
 		encounters:    map[string]*encounterResource{},
+		conditions:    map[string]*conditionResource{},
 	}
 	d.seed()
 	return d
@@ -136,6 +117,9 @@ func (d *fhirData) seed() {
 	}
 	for _, e := range demoEncounters() {
 		d.encounters[e.ID] = e
+	}
+	for _, c := range demoConditions() {
+		d.conditions[c.ID] = c
 	}
 }
 
@@ -167,7 +151,14 @@ func (d *fhirData) encounter(id string) (*encounterResource, bool) {
 	return e, ok
 }
 
-// allPatients, allObservations and allEncounters return every resource of the type,
+func (d *fhirData) condition(id string) (*conditionResource, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	c, ok := d.conditions[id]
+	return c, ok
+}
+
+// allPatients, allObservations, ... return every resource of the type,
 // ordered by id so that searches answer in a stable order.
 func (d *fhirData) allPatients() []*patientResource {
 	d.mu.RLock()
@@ -185,6 +176,12 @@ func (d *fhirData) allEncounters() []*encounterResource {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return sortedByID(d.encounters)
+}
+
+func (d *fhirData) allConditions() []*conditionResource {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return sortedByID(d.conditions)
 }
 
 func sortedByID[R any](m map[string]R) []R {
@@ -221,13 +218,16 @@ func (d *fhirData) resourcePatient(resourceType, id string) string {
 		if e, ok := d.encounter(id); ok {
 			return e.patientID()
 		}
+	case "Condition":
+		if c, ok := d.condition(id); ok {
+			return c.patientID()
+		}
 	}
 	return ""
 }
 
 func demoNarrative(text string) narrative {
-	// The demo's texts hold no markup characters, so they need no escaping.
-	return narrative{Status: "generated", Div: `<div xmlns="` + xhtmlNamespace + `">` + text + `</div>`}
+	return narrative{Status: "generated", Div: `<div xmlns="` + xhtmlNamespace + `">` + html.EscapeString(text) + `</div>`}
 }
 
 func personName(given []string, family string, prefix ...string) humanName {
@@ -256,47 +256,4 @@ func demoPractitioners() []*practitionerResource {
 		ResourceType: "Practitioner", ID: "prac-1", Meta: meta{VersionID: "1", LastUpdated: demoLastUpdated},
 		Text: demoNarrative(name.Text), Active: true, Name: []humanName{name},
 	}}
-}
-
-// observationKind is one measurement each demo patient has.
-type observationKind struct {
-	slug, category, loinc, display, unit string
-	values                               [3]float64 // for pat-1, pat-2, pat-3
-}
-
-var demoObservationKinds = [...]observationKind{
-	{"glucose", "laboratory", "2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", [3]float64{92, 131, 88}},
-	{"hemoglobin", "laboratory", "718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", [3]float64{13.4, 12.1, 14.2}},
-	{"heart-rate", "vital-signs", "8867-4", "Heart rate", "/min", [3]float64{72, 84, 65}},
-	{"body-weight", "vital-signs", "29463-7", "Body weight", "kg", [3]float64{64.5, 88.2, 55.1}},
-}
-
-var categoryDisplay = map[string]string{"laboratory": "Laboratory", "vital-signs": "Vital Signs"}
-
-// demoObservations gives each patient every observationKind, with ids
-// such as obs-1-glucose.
-func demoObservations() []*observationResource {
-	var out []*observationResource
-	for i, p := range demoPatients() {
-		for _, k := range demoObservationKinds {
-			v := k.values[i]
-			effective := fmt.Sprintf("2025-12-%02dT09:30:00Z", 1+i)
-			out = append(out, &observationResource{
-				ResourceType: "Observation",
-				ID:           fmt.Sprintf("obs-%d-%s", i+1, k.slug),
-				Meta:         meta{VersionID: "1", LastUpdated: demoLastUpdated},
-				Text:         demoNarrative(fmt.Sprintf("%s of %s: %v %s", k.display, p.Name[0].Text, v, k.unit)),
-				Status:       "final",
-				Category: []codeableConcept{{Coding: []coding{{
-					System: systemObservationCategory, Code: k.category, Display: categoryDisplay[k.category],
-				}}}},
-				Code:              codeableConcept{Coding: []coding{{System: systemLOINC, Code: k.loinc, Display: k.display}}, Text: k.display},
-				Subject:           reference{Reference: "Patient/" + p.ID, Display: p.Name[0].Text},
-				EffectiveDateTime: effective,
-				ValueQuantity:     quantity{Value: v, Unit: k.unit, System: systemUCUM, Code: k.unit},
-			})
-		}
-	}
-	slices.SortFunc(out, func(a, b *observationResource) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }

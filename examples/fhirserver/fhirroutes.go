@@ -24,11 +24,19 @@ import (
 //	GET Observation/{id}    GET Observation?patient=...&category=...&code=...
 //	GET Practitioner/{id}
 //	GET Encounter/{id}      GET Encounter?patient=...
+//	GET Condition/{id}      GET Condition?patient=...&category=...&clinical-status=...&code=...&encounter=...
 //	GET $export, Patient/$export, Group/{id}/$export (export.go)
 //
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
 // refuses the searches that would need it.
+//
+// Granular scopes (patient/Observation.rs?category=laboratory) are the
+// kit's default business: Protect filters each answer by them, dropping
+// the searchset entries they do not reach and refusing a read of such a
+// resource with 403. The search routes narrow their results by the same
+// Filter too (reached), so that a search's total and _count page count
+// only what the token may see.
 func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, exports *exporter, log *slog.Logger) (http.Handler, error) {
 	protect, err := middleware.Protect(middleware.Config{
 		Server:        auth,
@@ -53,6 +61,8 @@ func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy acce
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
 	mux.HandleFunc("GET "+basePath+"/Encounter/{id}", api.readEncounter)
 	mux.HandleFunc("GET "+basePath+"/Encounter", api.searchEncounters)
+	mux.HandleFunc("GET "+basePath+"/Condition/{id}", api.readCondition)
+	mux.HandleFunc("GET "+basePath+"/Condition", api.searchConditions)
 	mux.HandleFunc(basePath+"/", api.notSupported)
 	exports.mountKickOff(mux)
 	return protect(mux), nil
@@ -109,19 +119,33 @@ func (a *fhirAPI) readEncounter(w http.ResponseWriter, r *http.Request) {
 	writeRead(w, "Encounter", e, ok)
 }
 
+func (a *fhirAPI) readCondition(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.data.condition(r.PathValue("id"))
+	writeRead(w, "Condition", c, ok)
+}
+
 func (a *fhirAPI) searchEncounters(w http.ResponseWriter, r *http.Request) {
-	res, err := search(a.data.allEncounters(), r.URL.Query(), encounterParams(a.base))
+	params := encounterParams(a.base)
+	res, err := search(reached(r.Context(), a.data.allEncounters(), params), r.URL.Query(), params)
 	writeSearch(w, a.base, "Encounter", res, err, func(e *encounterResource) string { return e.ID })
 }
 
 func (a *fhirAPI) searchPatients(w http.ResponseWriter, r *http.Request) {
-	res, err := search(a.data.allPatients(), r.URL.Query(), patientParams())
+	params := patientParams()
+	res, err := search(reached(r.Context(), a.data.allPatients(), params), r.URL.Query(), params)
 	writeSearch(w, a.base, "Patient", res, err, func(p *patientResource) string { return p.ID })
 }
 
 func (a *fhirAPI) searchObservations(w http.ResponseWriter, r *http.Request) {
-	res, err := search(a.data.allObservations(), r.URL.Query(), observationParams(a.base))
+	params := observationParams(a.base)
+	res, err := search(reached(r.Context(), a.data.allObservations(), params), r.URL.Query(), params)
 	writeSearch(w, a.base, "Observation", res, err, func(o *observationResource) string { return o.ID })
+}
+
+func (a *fhirAPI) searchConditions(w http.ResponseWriter, r *http.Request) {
+	params := conditionParams(a.base)
+	res, err := search(reached(r.Context(), a.data.allConditions(), params), r.URL.Query(), params)
+	writeSearch(w, a.base, "Condition", res, err, func(c *conditionResource) string { return c.ID })
 }
 
 // notSupported answers what no route serves: another method on a type
@@ -129,7 +153,7 @@ func (a *fhirAPI) searchObservations(w http.ResponseWriter, r *http.Request) {
 func (a *fhirAPI) notSupported(w http.ResponseWriter, r *http.Request) {
 	typ, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, a.basePath+"/"), "/")
 	switch typ {
-	case "Patient", "Observation", "Practitioner", "Encounter":
+	case "Patient", "Observation", "Practitioner", "Encounter", "Condition":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "The demo serves only read and search.")

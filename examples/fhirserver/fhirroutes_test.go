@@ -144,10 +144,23 @@ func (a fhirAnswer) ids() []string {
 	return ids
 }
 
+// ids returns the ids of patient n's resources of a kind: ids("obs", 1,
+// "glucose") is obs-1-glucose.
+func ids(prefix string, n int, slugs ...string) []string {
+	out := make([]string, len(slugs))
+	for i, s := range slugs {
+		out[i] = fmt.Sprintf("%s-%d-%s", prefix, n, s)
+	}
+	return out
+}
+
 var (
-	pat1Observations = []string{"obs-1-body-weight", "obs-1-glucose", "obs-1-heart-rate", "obs-1-hemoglobin"}
-	pat2Observations = []string{"obs-2-body-weight", "obs-2-glucose", "obs-2-heart-rate", "obs-2-hemoglobin"}
-	pat3Observations = []string{"obs-3-body-weight", "obs-3-glucose", "obs-3-heart-rate", "obs-3-hemoglobin"}
+	pat1Observations = ids("obs", 1, "body-weight", "chest-xray", "ecg", "food-insecurity", "glucose", "heart-rate", "hemoglobin", "phq-2", "physical-exam", "smoking-status")
+	pat2Observations = ids("obs", 2, "body-weight", "ecg", "food-insecurity", "glucose", "heart-rate", "hemoglobin", "phq-2", "physical-exam", "smoking-status")
+	pat3Observations = ids("obs", 3, "body-weight", "chest-xray", "ecg", "food-insecurity", "glucose", "heart-rate", "hemoglobin", "phq-2", "physical-exam", "smoking-status")
+	pat1Conditions   = ids("cond", 1, "asthma", "pharyngitis", "stress")
+	pat2Conditions   = ids("cond", 2, "diabetes", "food-insecurity", "hypertension")
+	pat3Conditions   = ids("cond", 3, "bronchitis", "migraine", "tobacco")
 )
 
 // TestFHIRAccessFollowsTheContract reads the demo data with the tokens
@@ -195,6 +208,14 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"patient app searches its encounters", "patient app", "Encounter?patient=pat-1", 200, []string{"enc-1"}},
 		{"patient app: another patient's encounter is forbidden", "patient app", "Encounter/enc-2", 403, nil},
 		{"patient app: an unconfined encounter search is forbidden", "patient app", "Encounter", 403, nil},
+		{"patient app reads its conditions", "patient app", "Condition?patient=pat-1", 200, pat1Conditions},
+		{"patient app reads one of its conditions", "patient app", "Condition/cond-1-asthma", 200, []string{"cond-1-asthma"}},
+		{"patient app narrows conditions by category and status", "patient app", "Condition?patient=pat-1&category=encounter-diagnosis&clinical-status=resolved", 200, []string{"cond-1-pharyngitis"}},
+		{"patient app: another patient's condition is forbidden", "patient app", "Condition/cond-2-diabetes", 403, nil},
+		{"patient app: another patient's conditions are forbidden", "patient app", "Condition?patient=pat-2", 403, nil},
+		{"patient app: an unconfined condition search is forbidden", "patient app", "Condition?category=problem-list-item", 403, nil},
+		{"patient app: a condition parameter the demo cannot apply is refused", "patient app", "Condition?patient=pat-1&onset-date=ap2020", 400, nil},
+		{"patient app searches conditions by recorded date", "patient app", "Condition?patient=pat-1&recorded-date=ge2025-12", 200, []string{"cond-1-pharyngitis", "cond-1-stress"}},
 
 		{"patient user reads their record", "patient user", "Patient/pat-1", 200, []string{"pat-1"}},
 		{"patient user reads their observations", "patient user", "Observation?patient=pat-1", 200, pat1Observations},
@@ -215,6 +236,9 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"clinician reads pat-2's encounter", "clinician", "Encounter/enc-2", 200, []string{"enc-2"}},
 		{"clinician searches pat-1's encounters", "clinician", "Encounter?patient=Patient/pat-1", 200, []string{"enc-1"}},
 		{"clinician: pat-3's encounter is forbidden", "clinician", "Encounter/enc-3", 403, nil},
+		{"clinician reads pat-2's conditions", "clinician", "Condition?patient=pat-2", 200, pat2Conditions},
+		{"clinician reads a diagnosis of pat-2's encounter", "clinician", "Condition?patient=pat-2&encounter=Encounter/enc-2", 200, []string{"cond-2-hypertension"}},
+		{"clinician: pat-3's condition is forbidden", "clinician", "Condition/cond-3-migraine", 403, nil},
 		{"clinician with an absolute fhirUser reads pat-2", "clinician URL", "Patient/pat-2", 200, []string{"pat-2"}},
 		{"clinician: pat-3 is forbidden", "clinician", "Patient/pat-3", 403, nil},
 		{"clinician: pat-3's observations are forbidden", "clinician", "Observation?patient=pat-3", 403, nil},
@@ -247,6 +271,13 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"backend: unknown observation is 404", "backend", "Observation/nope", 404, nil},
 		{"backend searches every encounter", "backend", "Encounter", 200, []string{"enc-1", "enc-2", "enc-3"}},
 		{"backend: unknown encounter is 404", "backend", "Encounter/nope", 404, nil},
+		{"backend searches every condition", "backend", "Condition", 200,
+			append(append(append([]string{}, pat1Conditions...), pat2Conditions...), pat3Conditions...)},
+		{"backend searches conditions by subject", "backend", "Condition?subject=Patient/pat-3", 200, pat3Conditions},
+		{"backend searches health concerns by category and system", "backend",
+			"Condition?category=" + url.QueryEscape(systemUSCoreConditionCategory+"|health-concern"), 200,
+			[]string{"cond-1-stress", "cond-2-food-insecurity", "cond-3-tobacco"}},
+		{"backend: unknown condition is 404", "backend", "Condition/nope", 404, nil},
 		{"backend: an unsupported parameter is 400", "backend", "Patient?name=Shaw", 400, nil},
 	}
 	for _, tt := range tests {
@@ -350,7 +381,7 @@ func TestFHIRSearchAnswersASearchsetBundle(t *testing.T) {
 	}{
 		{"lab results of one patient", "Observation?patient=pat-1&category=laboratory", 2, 2,
 			url.Values{"patient": {"pat-1"}, "category": {"laboratory"}}},
-		{"_count limits the entries, not the total", "Observation?patient=pat-1&_count=1", 4, 1,
+		{"_count limits the entries, not the total", "Observation?patient=pat-1&_count=1", 10, 1,
 			url.Values{"patient": {"pat-1"}, "_count": {"1"}}},
 		{"no match is an empty searchset", "Observation?patient=pat-1&code=nope", 0, 0,
 			url.Values{"patient": {"pat-1"}, "code": {"nope"}}},
@@ -410,8 +441,16 @@ func TestFHIRPublicAndUnservedPaths(t *testing.T) {
 		assert.Equal(t, "CapabilityStatement", md["resourceType"])
 		resources, _ := json.Marshal(md["rest"].([]any)[0].(map[string]any)["resource"])
 		for _, want := range []string{
-			`{"interaction":[{"code":"read"},{"code":"search-type"}],"operation":[{"definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export","name":"export"}],"type":"Patient"}`,
-			`{"interaction":[{"code":"read"},{"code":"search-type"}],"type":"Observation"}`,
+			`{"interaction":[{"code":"read"},{"code":"search-type"}],"operation":[{"definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export","name":"export"}],` +
+				`"searchParam":[{"name":"_id","type":"token"}],"type":"Patient"}`,
+			`{"interaction":[{"code":"read"}],"type":"Practitioner"}`,
+			`{"interaction":[{"code":"read"},{"code":"search-type"}],"searchParam":[{"name":"_id","type":"token"},` +
+				`{"name":"abatement-date","type":"date"},{"name":"asserted-date","type":"date"},` +
+				`{"name":"category","type":"token"},{"name":"clinical-status","type":"token"},{"name":"code","type":"token"},` +
+				`{"name":"encounter","type":"reference"},{"name":"onset-date","type":"date"},{"name":"patient","type":"reference"},` +
+				`{"name":"recorded-date","type":"date"},{"name":"subject","type":"reference"}],"type":"Condition"}`,
+			`{"name":"date","type":"date"}`,
+			`{"name":"status","type":"token"}`,
 		} {
 			assert.Contains(t, string(resources), want)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fhirkit/smart/middleware/fhir"
+	"github.com/fhirkit/smart/scope"
 )
 
 // A matcher reports whether a resource matches one value of a search
@@ -66,6 +70,9 @@ func search[R any](all []R, q url.Values, params map[string]matcher[R]) (searchR
 			if v == "" {
 				continue
 			}
+			if err := checkValue(name, v); err != nil {
+				return res, err
+			}
 			res.self.Add(name, v)
 			matches = slices.DeleteFunc(slices.Clone(matches), func(r R) bool { return !anyAlternative(r, v, match) })
 		}
@@ -78,6 +85,20 @@ func search[R any](all []R, q url.Values, params map[string]matcher[R]) (searchR
 	return res, nil
 }
 
+// checkValue refuses a value of parameter name that the demo cannot
+// read, which its matcher would otherwise take for no match.
+func checkValue(name, value string) error {
+	if searchParamType(name) != "date" {
+		return nil
+	}
+	for alt := range strings.SplitSeq(value, ",") {
+		if _, err := parseDateSearch(alt); err != nil {
+			return fmt.Errorf("%w: %s: %w", errUnsupportedSearch, name, err)
+		}
+	}
+	return nil
+}
+
 func anyAlternative[R any](r R, value string, match matcher[R]) bool {
 	for alt := range strings.SplitSeq(value, ",") {
 		if alt != "" && match(r, alt) {
@@ -85,6 +106,33 @@ func anyAlternative[R any](r R, value string, match matcher[R]) bool {
 		}
 	}
 	return false
+}
+
+// searchParamNames returns the names of the search parameters in params,
+// without their modifiers, sorted: what the CapabilityStatement lists.
+func searchParamNames[R any](params map[string]matcher[R]) []string {
+	var names []string
+	for name := range params {
+		if !strings.Contains(name, ":") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// searchParamType is the FHIR type of a search parameter the demo
+// serves, "" for one it does not know.
+func searchParamType(name string) string {
+	switch name {
+	case "patient", "subject", "encounter":
+		return "reference"
+	case "_id", "category", "code", "clinical-status", "status":
+		return "token"
+	case "date", "onset-date", "abatement-date", "recorded-date", "asserted-date":
+		return "date"
+	}
+	return ""
 }
 
 // tokenMatches is FHIR token search on codings: "code" matches the code
@@ -124,20 +172,37 @@ func patientParams() map[string]matcher[*patientResource] {
 	}
 }
 
-// observationParams are the search parameters of Observation. patient
-// is subject restricted to patients; the :Patient modifier says the same.
-func observationParams(fhirBase string) map[string]matcher[*observationResource] {
-	subjectOf := func(o *observationResource) reference { return o.Subject }
-	patient, subject := patientMatcher(subjectOf, fhirBase), subjectMatcher(subjectOf, fhirBase)
-	return map[string]matcher[*observationResource]{
-		"_id":             func(o *observationResource, v string) bool { return o.ID == v },
-		"patient":         patient,
-		"patient:Patient": patient,
-		"subject":         subject,
-		"subject:Patient": patient,
-		"category": func(o *observationResource, v string) bool {
-			return slices.ContainsFunc(o.Category, func(c codeableConcept) bool { return tokenMatches(c.Coding, v) })
-		},
-		"code": func(o *observationResource, v string) bool { return tokenMatches(o.Code.Coding, v) },
+// reached returns the resources of all that the request's granular-scope
+// Filter reaches, or all when the token's scopes need none. The kit's
+// Protect checks every answer against the Filter anyway; a search narrows
+// its candidates here too, before counting and paging, so that its total
+// and its _count page hold only what the token may see.
+//
+// Each alternative of the Filter is applied as a search with the type's
+// own parameters. One the type cannot search by (a _tag, say) reaches
+// nothing: the narrowing fails closed, as the Filter does.
+func reached[R any](ctx context.Context, all []R, params map[string]matcher[R]) []R {
+	f, ok := fhir.FilterFrom(ctx)
+	if !ok {
+		return all
 	}
+	alts := f.Alternatives()
+	return slices.DeleteFunc(slices.Clone(all), func(r R) bool {
+		return !slices.ContainsFunc(alts, func(alt []scope.Param) bool { return matchesEvery(r, alt, params) })
+	})
+}
+
+// matchesEvery reports whether r matches every parameter of alt; several
+// Params of one name are a choice of values.
+func matchesEvery[R any](r R, alt []scope.Param, params map[string]matcher[R]) bool {
+	for _, p := range alt {
+		match, ok := params[p.Name]
+		if !ok {
+			return false
+		}
+		if !slices.ContainsFunc(alt, func(q scope.Param) bool { return q.Name == p.Name && match(r, q.Value) }) {
+			return false
+		}
+	}
+	return true
 }

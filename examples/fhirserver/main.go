@@ -9,9 +9,10 @@
 // {base}/fhir/.well-known/smart-configuration. Set SMART_ADMIN_TOKEN to
 // allow dynamic client registration with that bearer token.
 //
-// The FHIR routes (Patient and Observation read and search, Practitioner
-// read) serve fixed demo data behind the kit's bearer verification and
-// FHIR-aware scope enforcement; see fhirroutes.go and access.go. Bulk
+// The FHIR routes (Patient, Observation, Encounter and Condition read and
+// search, Practitioner read) serve fixed demo data behind the kit's
+// bearer verification and FHIR-aware scope enforcement, granular scopes
+// included; see fhirroutes.go and access.go. Bulk
 // Data exports ($export, system/ scopes) are in export.go.
 //
 // HTTPS: -tls-cert FILE -tls-key FILE serve a certificate of your own;
