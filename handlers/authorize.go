@@ -174,25 +174,43 @@ func (s *Server) authorizeClient(ctx context.Context, p *authorizeParams) (*stor
 
 // redirectRegistered compares exactly, with one exception: a native
 // app's loopback redirect may name any port (RFC 8252 §7.3), since the
-// app learns its port only when it starts listening.
+// app learns its port only when it starts listening. Everything but the
+// port is still compared as written (RFC 9700 §4.1.3), not as parsed:
+// url.Parse would let "HTTP://" or "/c%62" stand for "http://" and "/cb".
 func redirectRegistered(registered []string, requested string) bool {
 	if slices.Contains(registered, requested) {
 		return true
 	}
-	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopbackIP(req.Hostname()) {
+	req, ok := loopbackWithoutPort(requested)
+	if !ok {
 		return false
 	}
 	for _, reg := range registered {
-		u, err := url.Parse(reg)
-		if err != nil || u.Scheme != "http" || u.Hostname() != req.Hostname() {
-			continue
-		}
-		if u.Path == req.Path && u.RawQuery == req.RawQuery && u.Fragment == "" && req.Fragment == "" && u.User == nil && req.User == nil {
+		if u, ok := loopbackWithoutPort(reg); ok && u == req {
 			return true
 		}
 	}
 	return false
+}
+
+// loopbackWithoutPort returns raw, an http URL on a loopback IP literal
+// with no user info or fragment, with its port removed.
+func loopbackWithoutPort(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.HasPrefix(raw, "http://") || !isLoopbackIP(u.Hostname()) ||
+		u.User != nil || strings.Contains(raw, "#") {
+		return "", false
+	}
+	rest := raw[len("http://"):]
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	host := rest[:end]
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i] // url.Parse has checked that the port is digits
+	}
+	return "http://" + host + rest[end:], true
 }
 
 // isLoopbackIP is true for a loopback IP literal only: RFC 8252 §8.3

@@ -155,6 +155,15 @@ func TestLoopbackRedirectMayUseAnyPort(t *testing.T) {
 		{"http://localhost:51004/callback", false},
 		{"https://127.0.0.1:51004/callback", false},
 		{"http://127.0.0.1:51004/callback?x=1", false},
+		{"http://127.0.0.1:/callback", true},
+		{"http://[::1]:1/cb", true},
+		{"http://[::1]/cb", true},
+		{"htTp://127.0.0.1/callback", false},
+		{"HTTP://127.0.0.1:51004/callback", false},
+		{"http://127.0.0.1:51004/c%61llback", false},
+		{"http://127.0.0.1:51004/callback#", false},
+		{"http://u@127.0.0.1:51004/callback", false},
+		{"http://127.0.0.1:51004", false},
 	} {
 		assert.Equal(t, tt.ok, redirectRegistered(client.RedirectURIs, tt.redirect), tt.redirect)
 	}
