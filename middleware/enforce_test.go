@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,19 +47,6 @@ func (testPolicy) Patients(context.Context, access.User, string, int) ([]access.
 	return nil, nil
 }
 
-// resourcePatient knows where the test's stored resources belong.
-func resourcePatient(_ context.Context, typ, id string) (string, error) {
-	switch typ + "/" + id {
-	case "Observation/obs-1":
-		return "pat-1", nil
-	case "Observation/obs-3":
-		return "pat-3", nil
-	case "Observation/broken":
-		return "", errors.New("database down")
-	}
-	return "", nil
-}
-
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // testEnforcer is Protect's stack for the test tokens' audience, whose
@@ -76,7 +62,7 @@ func enforceConfig(cfg Config) Config {
 	cfg.Verifier = testVerifierConfig()
 	cfg.CORS.AllowOrigin = func(context.Context, string) (bool, error) { return false, nil }
 	if cfg.FHIR.ResourcePatient == nil {
-		cfg.FHIR.ResourcePatient = resourcePatient
+		cfg.FHIR.ResourcePatient = testutil.ResourcePatient
 	}
 	if cfg.PatientAccess == nil {
 		cfg.PatientAccess = testPolicy{}

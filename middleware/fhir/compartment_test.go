@@ -2,30 +2,18 @@ package fhir
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// resourcePatient knows where the test's stored resources belong.
-func resourcePatient(_ context.Context, typ, id string) (string, error) {
-	switch typ + "/" + id {
-	case "Observation/obs-1":
-		return "pat-1", nil
-	case "Observation/obs-3":
-		return "pat-3", nil
-	case "Observation/broken":
-		return "", errors.New("database down")
-	}
-	return "", nil
-}
+	"github.com/fhirkit/smart/internal/testutil"
+)
 
 func TestDefaultCompartmentPatientOf(t *testing.T) {
 	t.Parallel()
-	d := DefaultCompartment{ResourcePatient: resourcePatient}
+	d := DefaultCompartment{ResourcePatient: testutil.ResourcePatient}
 	tests := []struct{ name, method, target, want string }{
 		{"patient param", "GET", "/Observation?patient=p1", "p1"},
 		{"patient reference", "GET", "/Observation?patient=Patient/p1", "p1"},
