@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fhirkit/smart/internal/loadgen"
+)
+
+// runInfo is what the report says about the run besides its figures.
+type runInfo struct {
+	cfg            config
+	killAt         time.Duration // since the start; 0 when no replica was killed
+	restartAt      time.Duration
+	readyAfter     time.Duration // from the restart to the first answer
+	inFlightAtKill int64
+	loadStart      string // load average at the start and at the end
+	loadEnd        string
+	proxy          []*backend
+	people, back   *loadgen.Report
+	checkTime      time.Duration
+}
+
+// writeReport prints the run as Markdown, ready to paste into
+// docs/PERFORMANCE.md.
+func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violations []string) {
+	cfg := info.cfg
+	title := fmt.Sprintf("%d replicas, one PostgreSQL", cfg.replicas)
+	if k := cfg.killed(); k > 0 {
+		title += fmt.Sprintf(", replica %d killed", k)
+	}
+	fmt.Fprintf(w, "### Scale-out run: %s\n\n", title)
+	fmt.Fprintf(w, "- load: %d people (%d patients, %d clinicians) and %d backend services, each one loop; "+
+		"one flow and one backend run in %d probed directly on the replicas\n",
+		cfg.people, (cfg.people+1)/2, cfg.people/2, cfg.services, cfg.probeEvery)
+	fmt.Fprintf(w, "- machine: %d CPUs, load average %s at the start and %s at the end\n",
+		runtime.NumCPU(), info.loadStart, info.loadEnd)
+	if k := cfg.killed(); k > 0 {
+		fmt.Fprintf(w, "- SIGKILL of replica %d at %s with %d requests in flight on it; restarted at %s, answering %s later\n",
+			k, sec(info.killAt), info.inFlightAtKill, sec(info.restartAt), round3(info.readyAfter))
+	}
+	fmt.Fprintf(w, "- whole run: %s; %s; checks after the run took %s\n\n",
+		whole("person flows", info.people), whole("backend runs", info.back), sec(info.checkTime))
+
+	fmt.Fprintln(w, "| phase | duration | person flows/s | backend runs/s | requests/s | requests per replica | failed flows | failed backend runs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|")
+	for _, p := range phases {
+		s := p.duration().Seconds()
+		var per []string
+		for n := 1; n <= cfg.replicas; n++ {
+			per = append(per, strconv.FormatInt(p.perReplica[n].Load(), 10))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.0f | %s | %d | %d |\n", p.name, sec(p.duration()),
+			float64(p.flows.Load())/s, float64(p.backend.Load())/s, float64(p.answers.Load())/s,
+			strings.Join(per, " / "), p.flowsFailed.Load(), p.backendFailed.Load())
+	}
+
+	fmt.Fprintln(w, "\nLatency per step, p50 / p99:")
+	fmt.Fprintln(w)
+	head, rule := "| step |", "|---|"
+	for _, p := range phases {
+		head += " " + p.name + " |"
+		rule += "---|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
+	for _, s := range steps {
+		row := "| " + s + " |"
+		for _, p := range phases {
+			l := p.latency[s]
+			if l.Count() == 0 {
+				row += " |"
+				continue
+			}
+			row += fmt.Sprintf(" %s / %s |", round3(l.Quantile(0.5)), round3(l.Quantile(0.99)))
+		}
+		fmt.Fprintln(w, row)
+	}
+
+	writeErrors(w, phases)
+	writeProxy(w, info.proxy)
+
+	fmt.Fprintln(w, "\nInvariants:")
+	fmt.Fprintln(w)
+	for _, v := range verdicts(c) {
+		mark := "PASS"
+		if !v.pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "- **%s** %s: %s\n", mark, v.name, v.detail)
+	}
+	if len(violations) > 0 {
+		fmt.Fprintln(w, "\nWhat broke (the first few):")
+		fmt.Fprintln(w)
+		for _, v := range violations {
+			fmt.Fprintf(w, "- %s\n", cell(v))
+		}
+	}
+}
+
+func writeErrors(w io.Writer, phases []*phase) {
+	fmt.Fprintln(w, "\nErrors by kind:")
+	fmt.Fprintln(w)
+	found := false
+	for _, p := range phases {
+		p.mu.Lock()
+		kinds := make([]string, 0, len(p.errors))
+		for k := range p.errors {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			if !found {
+				fmt.Fprintln(w, "| phase | step: kind | count | first |")
+				fmt.Fprintln(w, "|---|---|---:|---|")
+				found = true
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %s |\n", p.name, k, p.errors[k], cell(p.samples[k]))
+		}
+		p.mu.Unlock()
+	}
+	if !found {
+		fmt.Fprintln(w, "none.")
+	}
+}
+
+func writeProxy(w io.Writer, backends []*backend) {
+	fmt.Fprintln(w, "\nThe proxy, per replica (a request is repeated on another replica only when its connection was refused or it is a GET):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| replica | answers relayed | lost (502) | failed here, sent to another |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	for _, b := range backends {
+		fmt.Fprintf(w, "| %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.retried.Load())
+	}
+}
+
+func whole(what string, r *loadgen.Report) string {
+	if r == nil {
+		return what + ": none"
+	}
+	return fmt.Sprintf("%d %s (%.1f/s, p50 %s, p99 %s each)", r.Requests, what, r.RequestsPerSecond(), round3(r.P50), round3(r.P99))
+}
+
+// cell makes text safe for one Markdown table cell, and short.
+func cell(s string) string {
+	const keep = 160
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > keep {
+		s = s[:keep] + "…"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func sec(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+// round3 keeps three significant figures, enough to read a latency.
+func round3(d time.Duration) time.Duration {
+	for unit := time.Duration(1); unit < time.Hour; unit *= 10 {
+		if d < 1000*unit {
+			return d.Round(unit)
+		}
+	}
+	return d.Round(time.Second)
+}
+
+// loadAverage is the one-minute load average, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
+}
