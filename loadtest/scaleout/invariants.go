@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -88,14 +89,22 @@ func verdicts(c counts) []verdict {
 	}
 }
 
+// another says where the probes went: another replica, or the only one.
+func (c counts) another() string {
+	if c.replicas > 1 {
+		return "another replica"
+	}
+	return "the same replica (the only one)"
+}
+
 func codesOnce(c counts) verdict {
 	return verdict{
 		name: "every code redeemed at most once across replicas",
 		pass: c.replays > 0 && c.replayRefused == c.replays &&
 			c.replayAccessRevoked == c.replays && c.replayRefreshRevoked == c.replays,
-		detail: fmt.Sprintf("%d second redemptions on another replica, %d refused with invalid_grant; "+
+		detail: fmt.Sprintf("%d second redemptions on %s, %d refused with invalid_grant; "+
 			"first grant revoked (RFC 9700): %d access tokens then refused 401, %d refresh tokens then refused invalid_grant",
-			c.replays, c.replayRefused, c.replayAccessRevoked, c.replayRefreshRevoked),
+			c.replays, c.another(), c.replayRefused, c.replayAccessRevoked, c.replayRefreshRevoked),
 	}
 }
 
@@ -103,8 +112,9 @@ func rotationSingleWinner(c counts) verdict {
 	return verdict{
 		name: "every refresh rotation single-winner",
 		pass: c.races > 0 && c.oneWinner == c.races,
-		detail: fmt.Sprintf("%d refreshes of one token raced on two replicas: %d with exactly one winner, %d with none, %d with two",
-			c.races, c.oneWinner, c.noWinner, c.twoWinners),
+		detail: fmt.Sprintf("%d pairs of refreshes of one token raced on %s: %d with exactly one winner, %d with none, %d with two",
+			c.races, map[bool]string{true: "two replicas", false: "the one replica"}[c.replicas > 1],
+			c.oneWinner, c.noWinner, c.twoWinners),
 	}
 }
 
@@ -117,28 +127,30 @@ func flowsSurvive(c counts) verdict {
 	if c.killed > 0 {
 		pass = pass && c.atKillTouched > 0
 	}
-	return verdict{
-		name: "no sign-in or consent lost but the requests in flight on the killed replica",
-		pass: pass,
-		detail: fmt.Sprintf("%d person flows: %d succeeded (%d answered by 2 or more replicas), %d failed on a request lost with the killed replica, %d failed otherwise; "+
-			"%d in progress at the kill (%d of them answered by the killed replica before it died): %d succeeded, %d lost; "+
-			"%d backend runs: %d succeeded, %d lost, %d failed otherwise; "+
-			"the proxy lost %d requests on the killed replica (%d in flight at SIGKILL), %d on others",
-			c.flows, c.flowsOK, c.flowsAcross, c.flowsLost, c.flowsBroken,
-			c.atKill, c.atKillTouched, c.atKillOK, c.atKillLost,
-			c.backendRuns, c.backendOK, c.backendLost, c.backendBroken,
-			c.lostOnKilled, c.inFlightAtKill, c.lostElsewhere),
+	detail := fmt.Sprintf("%d person flows: %d succeeded (%d answered by 2 or more replicas), %d failed on a request lost with the killed replica, %d failed otherwise; "+
+		"%d backend runs: %d succeeded, %d lost, %d failed otherwise; the proxy lost %d requests on the killed replica, %d on others",
+		c.flows, c.flowsOK, c.flowsAcross, c.flowsLost, c.flowsBroken,
+		c.backendRuns, c.backendOK, c.backendLost, c.backendBroken, c.lostOnKilled, c.lostElsewhere)
+	if c.killed > 0 {
+		detail += fmt.Sprintf("; %d flows in progress at the kill (%d of them answered by the killed replica before it died): %d succeeded, %d lost; "+
+			"%d requests in flight on it at SIGKILL",
+			c.atKill, c.atKillTouched, c.atKillOK, c.atKillLost, c.inFlightAtKill)
 	}
+	return verdict{name: "no sign-in or consent lost but the requests in flight on the killed replica", pass: pass, detail: detail}
 }
 
 func tokensEverywhere(c counts) verdict {
 	var checked, refused, across int64
+	var pairs []string
 	for i := range c.crossChecked {
 		for j := range c.crossChecked[i] {
 			checked += c.crossChecked[i][j]
 			refused += c.crossRefused[i][j]
 			if i != j {
 				across += c.crossChecked[i][j]
+			}
+			if n := c.crossChecked[i][j]; n > 0 {
+				pairs = append(pairs, fmt.Sprintf("%d→%d: %d", i, j, n))
 			}
 		}
 	}
@@ -149,8 +161,8 @@ func tokensEverywhere(c counts) verdict {
 	return verdict{
 		name: "no token from one replica refused by another",
 		pass: pass,
-		detail: fmt.Sprintf("%d access tokens checked directly on replicas (%d on another replica than the issuer), %d refused",
-			checked, across, refused),
+		detail: fmt.Sprintf("%d access tokens checked directly on replicas (%d on another replica than the issuer; issuer→checker %s), %d refused",
+			checked, across, strings.Join(pairs, ", "), refused),
 	}
 }
 
@@ -159,15 +171,12 @@ func nothingLost(c counts) verdict {
 	if c.killed > 0 {
 		pass = pass && c.heldBeforeKill > 0 && c.heldBeforeKillOK == c.heldBeforeKill
 	}
-	where := "on replica 1 at the end"
+	detail := fmt.Sprintf("on replica 1 at the end: %d/%d clients read through RFC 7592; %d/%d refresh tokens kept active and rotated",
+		c.clientsOK, c.clients, c.heldOK, c.held)
 	if c.killed > 0 {
-		where = fmt.Sprintf("on replica %d after its restart", c.killed)
+		detail = fmt.Sprintf("on replica %d after its restart: %d/%d clients read through RFC 7592; %d/%d refresh tokens kept active and rotated, "+
+			"of which %d/%d kept since before the kill",
+			c.killed, c.clientsOK, c.clients, c.heldOK, c.held, c.heldBeforeKillOK, c.heldBeforeKill)
 	}
-	return verdict{
-		name: "no grant or client lost after the restart",
-		pass: pass,
-		detail: fmt.Sprintf("%s: %d/%d clients read through RFC 7592; %d/%d refresh tokens held active and rotated, "+
-			"of which %d/%d held since before the kill",
-			where, c.clientsOK, c.clients, c.heldOK, c.held, c.heldBeforeKillOK, c.heldBeforeKill),
-	}
+	return verdict{name: "no grant or client lost after the restart", pass: pass, detail: detail}
 }

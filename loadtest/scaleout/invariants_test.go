@@ -35,7 +35,9 @@ func TestVerdicts(t *testing.T) {
 		{"a second redemption won", func(c *counts) { c.replayRefused-- }, "every code redeemed at most once across replicas"},
 		{"a replayed code's access token still worked", func(c *counts) { c.replayAccessRevoked-- }, "every code redeemed at most once across replicas"},
 		{"a replayed code's refresh token still worked", func(c *counts) { c.replayRefreshRevoked-- }, "every code redeemed at most once across replicas"},
-		{"no replay tried", func(c *counts) { c.replays, c.replayRefused, c.replayAccessRevoked, c.replayRefreshRevoked = 0, 0, 0, 0 }, "every code redeemed at most once across replicas"},
+		{"no replay tried", func(c *counts) {
+			c.replays, c.replayRefused, c.replayAccessRevoked, c.replayRefreshRevoked = 0, 0, 0, 0
+		}, "every code redeemed at most once across replicas"},
 		{"a race with two winners", func(c *counts) { c.oneWinner--; c.twoWinners++ }, "every refresh rotation single-winner"},
 		{"a race with no winner", func(c *counts) { c.oneWinner--; c.noWinner++ }, "every refresh rotation single-winner"},
 		{"no race run", func(c *counts) { c.races, c.oneWinner = 0, 0 }, "every refresh rotation single-winner"},

@@ -31,7 +31,10 @@ type runInfo struct {
 // docs/PERFORMANCE.md.
 func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violations []string) {
 	cfg := info.cfg
-	title := fmt.Sprintf("%d replicas, one PostgreSQL", cfg.replicas)
+	title := "one replica, one PostgreSQL"
+	if cfg.replicas > 1 {
+		title = fmt.Sprintf("%d replicas, one PostgreSQL", cfg.replicas)
+	}
 	if k := cfg.killed(); k > 0 {
 		title += fmt.Sprintf(", replica %d killed", k)
 	}
