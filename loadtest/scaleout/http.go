@@ -97,7 +97,9 @@ func (d *driver) send(client *http.Client, req *http.Request) (*reply, error) {
 	if r.replica == 0 && resp.StatusCode == http.StatusBadGateway && d.proxied(req.URL) {
 		return nil, fmt.Errorf("%w: %s", errProxy, body)
 	}
-	d.metrics.current().answered(r.replica)
+	if r.replica > 0 {
+		d.metrics.current().answered(r.replica)
+	}
 	return r, nil
 }
 
@@ -175,8 +177,9 @@ func (d *driver) tokens(ctx context.Context, endpoint string, form url.Values) (
 	return &tok, r, nil
 }
 
-// refused posts a token request that must be refused with 400 and code.
-func (d *driver) refused(ctx context.Context, endpoint string, form url.Values, code string) error {
+// wantRefusal posts a token request that must be refused with 400 and
+// code.
+func (d *driver) wantRefusal(ctx context.Context, endpoint string, form url.Values, code string) error {
 	r, err := d.postForm(ctx, endpoint, form, "")
 	if err != nil {
 		return err

@@ -315,7 +315,7 @@ func (d *driver) killAndRestart(ctx context.Context, r *replica, be *backend, st
 		now := time.Now()
 		d.killedAt.Store(now.UnixNano())
 		d.metrics.begin(fmt.Sprintf("replica %d down", r.n), now)
-		info.killAt, info.inFlightAtKill = now.Sub(start), be.inFlight.Load()
+		info.killAt, info.inFlightAtKill, info.safeAtKill = now.Sub(start), be.inFlight.Load(), be.inFlightSafe.Load()
 		return r.kill()
 	})
 	if err != nil {

@@ -44,9 +44,10 @@ func newPhase(name string, start time.Time) *phase {
 	return p
 }
 
+// answered counts an answer of replica through the proxy.
 func (p *phase) answered(replica int) {
 	p.answers.Add(1)
-	if replica > 0 && replica <= maxReplicas {
+	if replica <= maxReplicas {
 		p.perReplica[replica].Add(1)
 	}
 }

@@ -126,11 +126,11 @@ func (d *driver) raceRefresh(ctx context.Context, up []int, clientID, token stri
 // access token and refresh family must then be refused everywhere.
 func (d *driver) replayCode(ctx context.Context, up []int, g *grant, first *tokenAnswer, issuedBy int, fresh *tokenAnswer) {
 	on := pickOne(others(up, issuedBy))
-	replay := d.refused(ctx, d.direct(d.disc.Token, on), g.redemption(), "invalid_grant")
+	replay := d.wantRefusal(ctx, d.direct(d.disc.Token, on), g.redemption(), "invalid_grant")
 	var access, refresh error
 	if replay == nil {
 		access = d.readFHIR(ctx, d.direct(d.disc.fhir, pickOne(up)), first.AccessToken, http.StatusUnauthorized)
-		refresh = d.refused(ctx, d.direct(d.disc.Token, pickOne(up)), refreshForm(g.clientID, fresh.RefreshToken), "invalid_grant")
+		refresh = d.wantRefusal(ctx, d.direct(d.disc.Token, pickOne(up)), refreshForm(g.clientID, fresh.RefreshToken), "invalid_grant")
 	}
 	d.tally.add(func(c *counts) {
 		c.replays++

@@ -34,10 +34,12 @@ type backend struct {
 	host string // host:port on loopback
 
 	downUntil atomic.Int64 // Unix nanoseconds; not picked before then
-	inFlight  atomic.Int64
+	// Requests on their way to this replica, those of safe methods apart.
+	inFlight, inFlightSafe atomic.Int64
 	// Counters for the report: answers relayed, requests lost on this
-	// replica, and attempts that failed here and went to another one.
-	served, lost, retried atomic.Int64
+	// replica, and attempts that failed here and went to another one
+	// (because the connection was refused, or because they were GETs).
+	served, lost, refusedDials, repeated atomic.Int64
 }
 
 // balancer is a round-robin http.RoundTripper over the replicas, as a
@@ -139,11 +141,15 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err // the client gave up: not the replica's doing
 		}
 		be.downUntil.Store(b.now().Add(b.downFor).UnixNano())
-		if !refused(err) && !safeMethod(req.Method) {
+		switch {
+		case dialFailed(err):
+			be.refusedDials.Add(1)
+		case safeMethod(req.Method):
+			be.repeated.Add(1)
+		default:
 			be.lost.Add(1)
 			return nil, &lostError{replica: be.n, err: err}
 		}
-		be.retried.Add(1)
 		last = err
 	}
 }
@@ -157,13 +163,22 @@ func (b *balancer) send(req *http.Request, be *backend, body []byte) (*http.Resp
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		out.ContentLength = int64(len(body))
 	}
+	safe := safeMethod(req.Method)
 	be.inFlight.Add(1)
-	defer be.inFlight.Add(-1)
+	if safe {
+		be.inFlightSafe.Add(1)
+	}
+	defer func() {
+		be.inFlight.Add(-1)
+		if safe {
+			be.inFlightSafe.Add(-1)
+		}
+	}()
 	return b.transport.RoundTrip(out)
 }
 
-// refused reports whether err is a failed dial: the request never left.
-func refused(err error) bool {
+// dialFailed reports whether err is a failed dial: the request never left.
+func dialFailed(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }

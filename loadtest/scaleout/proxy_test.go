@@ -108,14 +108,14 @@ func TestProxySkipsARefusingReplicaUntilItsMarkEnds(t *testing.T) {
 	}
 	assert.EqualValues(t, 10, a.Load()+c.Load())
 	assert.InDelta(t, a.Load(), c.Load(), 1, "the refusing replica's share is spread evenly")
-	assert.EqualValues(t, 1, bal.backends[1].retried.Load(), "tried once, then skipped while marked down")
+	assert.EqualValues(t, 1, bal.backends[1].refusedDials.Load(), "tried once, then skipped while marked down")
 	assert.Zero(t, bal.backends[1].lost.Load())
 
 	clock.Add(int64(2 * time.Second)) // the mark ends: the replica is tried again
 	for range 3 {
 		call(t, url, http.MethodGet, "")
 	}
-	assert.EqualValues(t, 2, bal.backends[1].retried.Load())
+	assert.EqualValues(t, 2, bal.backends[1].refusedDials.Load())
 }
 
 func TestProxyRepeatsOnlySafeRequestsThatReachedADyingReplica(t *testing.T) {
@@ -138,6 +138,7 @@ func TestProxyRepeatsOnlySafeRequestsThatReachedADyingReplica(t *testing.T) {
 	assert.Equal(t, "1", got.replica)
 	assert.Empty(t, got.lost)
 	assert.Positive(t, dying.Load())
+	assert.EqualValues(t, 1, bal.backends[1].repeated.Load())
 }
 
 func TestProxyAnswers502WhenNoReplicaIsLeft(t *testing.T) {

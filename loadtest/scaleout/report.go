@@ -20,6 +20,7 @@ type runInfo struct {
 	restartAt      time.Duration
 	readyAfter     time.Duration // from the restart to the first answer
 	inFlightAtKill int64
+	safeAtKill     int64  // of which GET or HEAD
 	loadStart      string // load average at the start and at the end
 	loadEnd        string
 	proxy          []*backend
@@ -45,8 +46,9 @@ func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violation
 	fmt.Fprintf(w, "- machine: %d CPUs, load average %s at the start and %s at the end\n",
 		runtime.NumCPU(), info.loadStart, info.loadEnd)
 	if k := cfg.killed(); k > 0 {
-		fmt.Fprintf(w, "- SIGKILL of replica %d at %s with %d requests in flight on it; restarted at %s, answering %s later\n",
-			k, sec(info.killAt), info.inFlightAtKill, sec(info.restartAt), round3(info.readyAfter))
+		fmt.Fprintf(w, "- SIGKILL of replica %d at %s with %d requests in flight on it (%d POSTs, %d GETs); restarted at %s, answering %s later\n",
+			k, sec(info.killAt), info.inFlightAtKill, info.inFlightAtKill-info.safeAtKill, info.safeAtKill,
+			sec(info.restartAt), round3(info.readyAfter))
 	}
 	fmt.Fprintf(w, "- whole run: %s; %s; checks after the run took %s\n\n",
 		whole("person flows", info.people), whole("backend runs", info.back), sec(info.checkTime))
@@ -134,12 +136,12 @@ func writeErrors(w io.Writer, phases []*phase) {
 }
 
 func writeProxy(w io.Writer, backends []*backend) {
-	fmt.Fprintln(w, "\nThe proxy, per replica (a request is repeated on another replica only when its connection was refused or it is a GET):")
+	fmt.Fprintln(w, "\nThe proxy, per replica (a request goes on to another replica only when its connection was refused or it is a GET; a POST that reached a replica that died is answered 502, lost):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| replica | answers relayed | lost (502) | failed here, sent to another |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| replica | answers relayed | POSTs lost (502) | GETs repeated elsewhere | connections refused, sent elsewhere |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 	for _, b := range backends {
-		fmt.Fprintf(w, "| %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.retried.Load())
+		fmt.Fprintf(w, "| %d | %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.repeated.Load(), b.refusedDials.Load())
 	}
 }
 
