@@ -110,6 +110,8 @@ func (e *lostError) Unwrap() error { return e.err }
 // errNoReplica is the proxy's answer when every replica was tried.
 var errNoReplica = errors.New("no replica answered")
 
+// RoundTrip sends req to a replica in turn, on to the next one when that
+// is safe, and names the replica that answered in ReplicaHeader.
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
