@@ -128,12 +128,12 @@ func flowsSurvive(c counts) verdict {
 		pass = pass && c.atKillTouched > 0
 	}
 	detail := fmt.Sprintf("%d person flows: %d succeeded (%d answered by 2 or more replicas), %d failed on a request lost with the killed replica, %d failed otherwise; "+
-		"%d backend runs: %d succeeded, %d lost, %d failed otherwise; the proxy lost %d requests on the killed replica, %d on others",
+		"%d backend runs: %d succeeded, %d lost, %d failed otherwise; requests the proxy answered as lost: %d on the killed replica, %d on others",
 		c.flows, c.flowsOK, c.flowsAcross, c.flowsLost, c.flowsBroken,
 		c.backendRuns, c.backendOK, c.backendLost, c.backendBroken, c.lostOnKilled, c.lostElsewhere)
 	if c.killed > 0 {
 		detail += fmt.Sprintf("; %d flows in progress at the kill (%d of them answered by the killed replica before it died): %d succeeded, %d lost; "+
-			"%d requests in flight on it at SIGKILL",
+			"requests in flight on it at SIGKILL: %d",
 			c.atKill, c.atKillTouched, c.atKillOK, c.atKillLost, c.inFlightAtKill)
 	}
 	return verdict{name: "no sign-in or consent lost but the requests in flight on the killed replica", pass: pass, detail: detail}

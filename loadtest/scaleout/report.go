@@ -46,7 +46,7 @@ func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violation
 	fmt.Fprintf(w, "- machine: %d CPUs, load average %s at the start and %s at the end\n",
 		runtime.NumCPU(), info.loadStart, info.loadEnd)
 	if k := cfg.killed(); k > 0 {
-		fmt.Fprintf(w, "- SIGKILL of replica %d at %s with %d requests in flight on it (%d POSTs, %d GETs); restarted at %s, answering %s later\n",
+		fmt.Fprintf(w, "- SIGKILL of replica %d at %s, with requests in flight on it: %d (POST %d, GET %d); restarted at %s, answering %s later\n",
 			k, sec(info.killAt), info.inFlightAtKill, info.inFlightAtKill-info.safeAtKill, info.safeAtKill,
 			sec(info.restartAt), round3(info.readyAfter))
 	}
