@@ -316,6 +316,7 @@ func (d *driver) killAndRestart(ctx context.Context, r *replica, be *backend, st
 		d.killedAt.Store(now.UnixNano())
 		d.metrics.begin(fmt.Sprintf("replica %d down", r.n), now)
 		info.killAt, info.inFlightAtKill, info.safeAtKill = now.Sub(start), be.inFlight.Load(), be.inFlightSafe.Load()
+		be.killedAt.Store(time.Now().UnixNano())
 		return r.kill()
 	})
 	if err != nil {

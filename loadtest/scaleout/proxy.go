@@ -40,6 +40,10 @@ type backend struct {
 	// replica, and attempts that failed here and went to another one
 	// (because the connection was refused, or because they were GETs).
 	served, lost, refusedDials, repeated atomic.Int64
+	// killedAt is when the run killed this replica (Unix nanoseconds; 0
+	// before): not used to route, only to count the lost requests that
+	// were sent after the kill, onto connections not yet seen closed.
+	killedAt, lostAfterKill atomic.Int64
 }
 
 // balancer is a round-robin http.RoundTripper over the replicas, as a
@@ -133,6 +137,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w: %w", errNoReplica, last)
 		}
 		tried[be.n-1] = true
+		sent := time.Now().UnixNano()
 		resp, err := b.send(req, be, body)
 		if err == nil {
 			be.served.Add(1)
@@ -150,6 +155,9 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			be.repeated.Add(1)
 		default:
 			be.lost.Add(1)
+			if k := be.killedAt.Load(); k != 0 && sent >= k {
+				be.lostAfterKill.Add(1)
+			}
 			return nil, &lostError{replica: be.n, err: err}
 		}
 		last = err

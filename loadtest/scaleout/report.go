@@ -138,10 +138,11 @@ func writeErrors(w io.Writer, phases []*phase) {
 func writeProxy(w io.Writer, backends []*backend) {
 	fmt.Fprintln(w, "\nThe proxy, per replica (a request goes on to another replica only when its connection was refused or it is a GET; a POST that reached a replica that died is answered 502, lost):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| replica | answers relayed | POSTs lost (502) | GETs repeated elsewhere | connections refused, sent elsewhere |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| replica | answers relayed | POSTs lost (502) | of which sent after the SIGKILL | GETs repeated elsewhere | connections refused, sent elsewhere |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, b := range backends {
-		fmt.Fprintf(w, "| %d | %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.repeated.Load(), b.refusedDials.Load())
+		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.lostAfterKill.Load(),
+			b.repeated.Load(), b.refusedDials.Load())
 	}
 }
 
