@@ -91,17 +91,22 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	}
 	b.Run("fhir-search", func(b *testing.B) {
-		// The whole stack on a patient app's search: bearer check (a cache
-		// hit, as for every request after a token's first), then FHIR
-		// enforcement, then a handler that does nothing.
-		v, raw := newVerifier(b, 0), accessToken(b, "ES256")
-		e, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{
-			Base: "/fhir", Logger: slog.New(slog.DiscardHandler),
+		// The whole stack on a patient app's search (middleware.Protect):
+		// CORS, the bearer check (a cache hit, as for every request after a
+		// token's first), FHIR enforcement, then a handler that does
+		// nothing.
+		raw := accessToken(b, "ES256")
+		protect, err := middleware.Protect(middleware.Config{
+			Verifier: middleware.VerifierConfig{
+				Issuer: Issuer, Audience: FHIRBase, PublicKeys: SmartPublicKeys(),
+				Algorithms: []string{"ES256", "ES384", "RS256", "EdDSA"}, Logger: slog.New(slog.DiscardHandler),
+			},
+			CORS: middleware.CORSConfig{AllowOrigin: func(context.Context, string) (bool, error) { return false, nil }},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := v.Middleware(e.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+		h := protect(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		r := httptest.NewRequest(http.MethodGet, "/fhir/Observation?patient=pat-1&category=laboratory", nil)
 		r.Header.Set("Authorization", "Bearer "+raw)
 		w := &discard{h: http.Header{}}

@@ -10,6 +10,9 @@
 #   LOAD=0 bench/run.sh          # skip the load run
 set -euo pipefail
 cd "$(dirname "$0")"
+# bench is a module of its own, outside the repository's go.work: its peers'
+# dependencies stay out of the kit's build list.
+export GOWORK=off
 
 COUNT=${COUNT:-6}
 BENCH=${BENCH:-.}

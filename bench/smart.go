@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	_ "modernc.org/sqlite" // the "sqlite" driver of the kit's SQLite store
+
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/middleware"
 	"github.com/fhirkit/smart/store"
@@ -88,22 +90,22 @@ func NewSmart(tb TB, name string, st store.Store) *Provider {
 	})
 	appAuth := [2]string{app.ClientID, app.ClientSecret}
 
-	verifier, err := middleware.NewVerifier(middleware.VerifierConfig{
-		Issuer: Issuer, Audience: FHIRBase, PublicKeys: SmartPublicKeys(), Logger: slog.New(slog.DiscardHandler),
+	// The resource side as the kit's users mount it: middleware.Protect,
+	// with the verifier's keys given directly and no revocation list, as
+	// the other providers' resource sides have none.
+	protect, err := middleware.Protect(middleware.Config{
+		Verifier: middleware.VerifierConfig{Issuer: Issuer, Audience: FHIRBase, PublicKeys: SmartPublicKeys(), Logger: slog.New(slog.DiscardHandler)},
+		CORS:     middleware.CORSConfig{Clients: srv.Store()},
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	fhirRead := verifier.Middleware(enforcer.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fhirRead := protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writePatient(w)
-	})))
+	}))
 
 	return &Provider{
-		Name: name, Token: srv.Token(), Introspection: srv.Introspection(), FHIRRead: fhirRead,
+		Name: name, Token: endpoint(srv, srv.TokenURL()), Introspection: endpoint(srv, srv.IntrospectionURL()), FHIRRead: fhirRead,
 		FHIRToken: func(tb TB) string {
 			token, err := srv.IssueTestToken(ctx, handlers.TestToken{
 				ClientID: app.ClientID, Subject: Subject, Scope: "launch/patient patient/Patient.rs",
@@ -167,4 +169,17 @@ func NewSmart(tb TB, name string, st store.Store) *Provider {
 			return Request{Form: url.Values{"token": {token}}, Basic: appAuth}
 		},
 	}
+}
+
+// endpoint serves every request at the path of the endpoint url: the
+// benchmarks send token requests to one fixed path for every provider.
+func endpoint(srv *handlers.Server, endpointURL string) http.Handler {
+	u, err := url.Parse(endpointURL)
+	if err != nil {
+		panic(err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = u.Path
+		srv.ServeHTTP(w, r)
+	})
 }

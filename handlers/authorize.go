@@ -103,13 +103,6 @@ func parseAuthorizeParams(v url.Values) (*authorizeParams, error) {
 	return p, nil
 }
 
-// Authorize serves the authorization endpoint (RFC 6749 §3.1) by GET
-// and POST. A POST comes from the app's page, another origin by design,
-// so this endpoint alone of the page endpoints takes cross-origin posts.
-func (s *Server) Authorize() http.Handler {
-	return allowMethods(s.sessions.LoadAndSave(http.HandlerFunc(s.serveAuthorize)), http.MethodGet, http.MethodPost)
-}
-
 // AuthorizeURL is the authorization endpoint's absolute URL.
 func (s *Server) AuthorizeURL() string { return s.endpoint("authorize") }
 

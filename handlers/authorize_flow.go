@@ -112,7 +112,7 @@ func (s *Server) mayAccess(ctx context.Context, u *User, patient string) (bool, 
 	if s.access == nil {
 		return false, nil
 	}
-	ok, err := s.access.CanAccessPatient(ctx, u, patient)
+	ok, err := s.access.CanAccessPatient(ctx, u.accessUser(), patient)
 	if err != nil {
 		return false, fmt.Errorf("patient access for %q: %w", u.Subject, err)
 	}
@@ -146,12 +146,17 @@ func (s *Server) userGrant(f *pendingAuthorization, u *User) (scope.Set, store.L
 	if err != nil {
 		return set, lc, fmt.Errorf("stored scope of flow: %w", err)
 	}
-	if f.Launch != nil {
+	// Every launch context points to the style document: an EHR launch's
+	// always (even one without a patient), a standalone launch's when a
+	// patient is in context. The app must show a patient banner in a
+	// standalone launch; in an EHR launch the EHR says (need_patient_banner).
+	switch {
+	case f.Launch != nil:
 		lc = *f.Launch
-	} else if f.Patient != "" {
+	case f.Patient != "":
 		lc = store.LaunchContext{Patient: f.Patient, NeedPatientBanner: true}
 	}
-	if lc.SmartStyleURL == "" && !lc.IsZero() {
+	if lc.SmartStyleURL == "" && (f.Launch != nil || !lc.IsZero()) {
 		lc.SmartStyleURL = s.StyleURL()
 	}
 	var keep []scope.Scope
@@ -297,12 +302,6 @@ func humanDuration(d time.Duration) string {
 	} else {
 		return fmt.Sprintf("%d minutes", m)
 	}
-}
-
-// Continue serves the step after a login: the authorization picks up
-// where it stopped.
-func (s *Server) Continue() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveContinue)), http.MethodGet)
 }
 
 func (s *Server) serveContinue(w http.ResponseWriter, r *http.Request) {

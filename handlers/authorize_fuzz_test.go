@@ -56,6 +56,7 @@ func FuzzLaunchContext(f *testing.F) {
 	f.Add("pat-1", "enc-1", `[{"reference":"Encounter/1","role":"https://x/role"}]`, "true")
 	f.Add("", "", `[{"identifier":{"system":"s","value":"v"}}]`, "")
 	f.Add("a/b", "", `[{"reference":null}]`, "maybe")
+	f.Add("pat-1", "", `[{"canonical":"https://x/Questionnaire/q|2","type":"Questionnaire"},{"reference":"Encounter/1/_history/3"}]`, "false")
 	f.Fuzz(func(t *testing.T, patient, encounter, fhirContext, banner string) {
 		form := url.Values{"patient": {patient}, "encounter": {encounter}, "fhirContext": {fhirContext}, "need_patient_banner": {banner}}
 		lc, err := parseLaunchContext(form)

@@ -16,19 +16,23 @@ const (
 // SMART App Launch 2.x makes /.well-known/smart-configuration the place
 // clients discover endpoints; this element is for clients that still read
 // the CapabilityStatement.
+//
+// The URLs are the discovery document's, so the two never disagree (the
+// SMART App Launch test kits compare them).
 func (s *Server) CapabilityStatementSecurity() map[string]any {
+	d := s.Discovery()
 	uris := []any{}
 	add := func(name, uri string) {
 		if uri != "" {
 			uris = append(uris, map[string]any{"url": name, "valueUri": uri})
 		}
 	}
-	add("authorize", s.authorizationURL())
-	add("token", s.TokenURL())
-	add("register", s.RegistrationURL())
-	add("manage", s.RegistrationURL())
-	add("introspect", s.IntrospectionURL())
-	add("revoke", s.RevocationURL())
+	add("authorize", d.AuthorizationEndpoint)
+	add("token", d.TokenEndpoint)
+	add("register", d.RegistrationEndpoint)
+	add("manage", d.ManagementEndpoint)
+	add("introspect", d.IntrospectionEndpoint)
+	add("revoke", d.RevocationEndpoint)
 	return map[string]any{
 		"cors": true,
 		"extension": []any{

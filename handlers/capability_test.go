@@ -18,11 +18,7 @@ func TestCapabilityStatementSecurityShape(t *testing.T) {
 	var sec struct {
 		CORS      bool `json:"cors"`
 		Extension []struct {
-			URL       string `json:"url"`
-			Extension []struct {
-				URL      string `json:"url"`
-				ValueURI string `json:"valueUri"`
-			} `json:"extension"`
+			URL string `json:"url"`
 		} `json:"extension"`
 		Service []struct {
 			Coding []struct {
@@ -41,17 +37,15 @@ func TestCapabilityStatementSecurityShape(t *testing.T) {
 
 	require.Len(t, sec.Extension, 1)
 	assert.Equal(t, "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", sec.Extension[0].URL)
-	uris := map[string]string{}
-	for _, e := range sec.Extension[0].Extension {
-		u, err := url.Parse(e.ValueURI)
+	uris := oauthURIs(t, ts.CapabilityStatementSecurity())
+	for name, uri := range uris {
+		u, err := url.Parse(uri)
 		require.NoError(t, err)
-		assert.True(t, u.IsAbs(), "%s: %s", e.URL, e.ValueURI)
-		uris[e.URL] = e.ValueURI
+		assert.True(t, u.IsAbs(), "%s: %s", name, uri)
 	}
 	assert.Equal(t, map[string]string{
 		"token":      ts.TokenURL(),
 		"register":   ts.RegistrationURL(),
-		"manage":     ts.RegistrationURL(),
 		"introspect": ts.IntrospectionURL(),
 		"revoke":     ts.RevocationURL(),
 	}, uris, "no authorize URI until the endpoint exists")

@@ -395,7 +395,7 @@ func TestAuthenticateClientAssertionEdges(t *testing.T) {
 // fails.
 func TestAuthenticateClientJWKSURI(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
+	ts := newTestServer(t, withOutbound(loopbackFetches)) // the key server is on loopback
 	first := clientKey(t, "rs384", jose.RS384)
 	second := clientKey(t, "es384", jose.ES384)
 	var published atomic.Pointer[json.RawMessage]

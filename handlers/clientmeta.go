@@ -251,12 +251,23 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
+// registrationRules are the settings of a Server that registration
+// applies.
+type registrationRules struct {
+	secretBackends bool           // Config.SecretClientCredentials: client_credentials with a client secret
+	outbound       OutboundPolicy // Config.Outbound: where a jwks_uri may point
+}
+
+// registrationRules returns the server's rules for registration.
+func (s *Server) registrationRules() registrationRules {
+	return registrationRules{secretBackends: s.cfg.SecretClientCredentials, outbound: s.cfg.Outbound}
+}
+
 // normalize checks m against the registration rules and returns it with
 // the defaults filled in, the scope in canonical form and Extra cleared of
 // what a client may not register. A refusal is an *Error with the RFC 7591
-// §3.2.2 code. secretBackends allows client_credentials with a client
-// secret (Config.SecretClientCredentials).
-func (m ClientMetadata) normalize(secretBackends bool) (ClientMetadata, error) {
+// §3.2.2 code.
+func (m ClientMetadata) normalize(rules registrationRules) (ClientMetadata, error) {
 	if m.TokenEndpointAuthMethod == "" {
 		m.TokenEndpointAuthMethod = store.AuthMethodClientSecretBasic // RFC 7591 §2
 	}
@@ -266,9 +277,10 @@ func (m ClientMetadata) normalize(secretBackends bool) (ClientMetadata, error) {
 	m.GrantTypes = dedupe(m.GrantTypes)
 	for _, check := range []func(*ClientMetadata) error{
 		checkAuthMethod,
-		func(m *ClientMetadata) error { return checkGrantTypes(m, secretBackends) },
+		func(m *ClientMetadata) error { return checkGrantTypes(m, rules.secretBackends) },
 		checkResponseTypes, checkRedirectURIs,
-		checkKeys, checkScope, checkURIs,
+		func(m *ClientMetadata) error { return checkKeys(m, rules.outbound) },
+		checkScope, checkURIs,
 	} {
 		if err := check(&m); err != nil {
 			return m, err
@@ -399,7 +411,9 @@ func checkRedirectURI(raw string) error {
 	return nil
 }
 
-func checkKeys(m *ClientMetadata) error {
+// checkKeys accepts a private_key_jwt client's keys: a JWKS, or a
+// jwks_uri that outbound (the server's OutboundPolicy) would fetch.
+func checkKeys(m *ClientMetadata, outbound OutboundPolicy) error {
 	hasJWKS := len(m.JWKS) > 0 && string(m.JWKS) != "null"
 	switch {
 	case hasJWKS && m.JWKSURI != "":
@@ -413,7 +427,7 @@ func checkKeys(m *ClientMetadata) error {
 		return invalidMetadata("jwks: %s", err)
 	}
 	if m.JWKSURI != "" {
-		if err := checkFetchURL(m.JWKSURI); err != nil {
+		if _, err := outbound.checkURL(m.JWKSURI); err != nil {
 			return invalidMetadata("jwks_uri %s", err)
 		}
 	}
@@ -468,9 +482,10 @@ func checkJWKS(raw json.RawMessage) error {
 	return nil
 }
 
-// checkFetchURL accepts a URL the server will fetch or send a browser to:
-// absolute https, or http on a loopback host for development.
-func checkFetchURL(raw string) error {
+// checkBrowserURL accepts a URL the server sends a browser to: absolute
+// https, or http on a loopback host for development. (A URL the server
+// fetches itself is the OutboundPolicy's to judge.)
+func checkBrowserURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return errors.New("must be an absolute URL")
@@ -502,7 +517,7 @@ func checkScope(m *ClientMetadata) error {
 // javascript: or data: URL there would run in our origin.
 func checkURIs(m *ClientMetadata) error {
 	if m.InitiateLoginURI != "" {
-		if err := checkFetchURL(m.InitiateLoginURI); err != nil {
+		if err := checkBrowserURL(m.InitiateLoginURI); err != nil {
 			return invalidMetadata("initiate_login_uri %s", err)
 		}
 	}

@@ -103,7 +103,7 @@ func TestNormalizeDropsServerFieldsFromExtra(t *testing.T) {
 			"client_name": json.RawMessage(`"z"`), "x_kept": json.RawMessage(`1`),
 		},
 	}
-	got, err := m.normalize(false)
+	got, err := m.normalize(registrationRules{})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]json.RawMessage{"x_kept": json.RawMessage(`1`)}, got.Extra)
 	assert.Len(t, m.Extra, 4, "the caller's map is not changed")

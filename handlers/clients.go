@@ -34,7 +34,7 @@ func (s *Server) RegisterClient(ctx context.Context, owner string, m ClientMetad
 }
 
 func (s *Server) registerClient(ctx context.Context, owner string, m ClientMetadata) (*RegisteredClient, error) {
-	m, err := m.normalize(s.cfg.SecretClientCredentials)
+	m, err := m.normalize(s.registrationRules())
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *Server) updateClient(ctx context.Context, old *store.Client, m ClientMe
 }
 
 func (s *Server) replaceClient(ctx context.Context, old *store.Client, m ClientMetadata) (*RegisteredClient, error) {
-	m, err := m.normalize(s.cfg.SecretClientCredentials)
+	m, err := m.normalize(s.registrationRules())
 	if err != nil {
 		return nil, err
 	}

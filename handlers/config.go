@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/fhirkit/smart/access"
+	"github.com/fhirkit/smart/internal/baseurl"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -82,9 +83,12 @@ type Config struct {
 
 	Logger *slog.Logger // default slog.Default()
 
-	// HTTPClient fetches clients' jwks_uri documents; default a client
-	// with a 10-second timeout.
-	HTTPClient *http.Client
+	// Outbound limits where the server connects when it fetches a URL a
+	// client gave it (a jwks_uri): by default https to public addresses
+	// only. A development server on loopback, or a host whose clients
+	// publish keys inside its own network, admits those here. The server
+	// builds the HTTP client for these fetches from it.
+	Outbound OutboundPolicy
 
 	// Now is the clock; default time.Now. Tests set it.
 	Now func() time.Time
@@ -97,11 +101,12 @@ type Config struct {
 	// login.OIDC, or the host's own.
 	Authenticator Authenticator
 
-	// PatientAccess is the host's rule of which patients a user may see.
+	// PatientAccess is the host's rule of which patients a user may see:
+	// the same access.Policy the resource side's middleware.Config takes.
 	// It fills the patient picker of a standalone launch and vets every
 	// patient context an authorization carries. Nil: users get no patient
 	// context and no patient/ scopes, except a patient user's own record.
-	PatientAccess PatientAccess
+	PatientAccess access.Policy
 
 	// Sessions carries a person through login, consent and patient
 	// picker. Nil: an in-memory scs session manager, right for one
@@ -126,6 +131,12 @@ type Config struct {
 	// smart_style_url of every launch (SMART App Launch 2.x §Styles);
 	// default a plain light style.
 	SmartStyle json.RawMessage
+
+	// ManagementURL is the page where a person reviews the apps they
+	// have authorized and revokes them, such as the host's patient
+	// portal: discovery's management_endpoint and the CapabilityStatement's
+	// oauth-uris "manage" (SMART App Launch 2.x). Empty: neither names one.
+	ManagementURL string
 }
 
 // defaultScopes are advertised when Config.ScopesSupported is empty.
@@ -165,9 +176,6 @@ func (c Config) withDefaults() Config {
 	if c.Audit == nil {
 		c.Audit = SlogAudit{Logger: c.Logger}
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -203,23 +211,59 @@ func (c Config) validate() error {
 	if c.MaxAssertionTTL > 5*time.Minute {
 		return fmt.Errorf("handlers: Config.MaxAssertionTTL is %v; SMART Backend Services allows at most 5m", c.MaxAssertionTTL)
 	}
+	if err := c.Outbound.validate(); err != nil {
+		return fmt.Errorf("handlers: Config.Outbound.%w", err)
+	}
+	if c.ManagementURL != "" {
+		if _, err := parseBaseURL(c.ManagementURL); err != nil {
+			return fmt.Errorf("handlers: Config.ManagementURL: %w", err)
+		}
+	}
+	if len(c.SmartStyle) > 0 && !json.Valid(c.SmartStyle) {
+		return fmt.Errorf("handlers: Config.SmartStyle is not a JSON document")
+	}
+	return c.validatePersonSide()
+}
+
+// validatePersonSide refuses person-side settings on a server without an
+// Authenticator, which has no authorization endpoint for them to act on:
+// silently ignoring them would leave a host wondering why its picker or
+// pages never show.
+func (c Config) validatePersonSide() error {
+	if c.Authenticator != nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"PatientAccess", c.PatientAccess != nil},
+		{"Sessions", c.Sessions != nil},
+		{"Pages", c.Pages != nil},
+		{"ConsentTTL", c.ConsentTTL != 0},
+		{"AuthorizeLaunch", c.AuthorizeLaunch != nil},
+		{"SmartStyle", len(c.SmartStyle) > 0},
+		{"ManagementURL", c.ManagementURL != ""},
+	} {
+		if f.set {
+			return fmt.Errorf("handlers: Config.%s is set but Config.Authenticator is nil: "+
+				"add an Authenticator (login.Password, login.OIDC or your own) to serve the authorization endpoint, "+
+				"or leave %s unset for a server of backend services only", f.name, f.name)
+		}
+	}
 	return nil
 }
 
-// parseBaseURL accepts an absolute https URL, or http on a loopback host,
-// with no query or fragment; the trailing slash is dropped.
+// parseBaseURL puts a configured URL into the canonical form both halves
+// of the kit compare (package baseurl: no trailing slash, lower-case
+// host, no default port) and accepts it if it is https, or http on a
+// loopback host for development.
 func parseBaseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, fmt.Errorf("is required")
-	}
-	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	u, err := baseurl.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL: %w", raw, err)
+		return nil, err
 	}
-	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%q must be an absolute URL without query or fragment", raw)
-	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if u.Scheme != "https" && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%q must be https (http only on a loopback host)", raw)
 	}
 	return u, nil

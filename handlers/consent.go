@@ -27,12 +27,6 @@ type consentScope struct {
 	Required    bool // identity and launch scopes: the app cannot start without them
 }
 
-// Consent serves the consent step: GET shows the requested access, POST
-// records Allow (with the scopes left ticked) or Deny.
-func (s *Server) Consent() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveConsent)), http.MethodGet, http.MethodPost)
-}
-
 func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method == http.MethodPost && !s.checkPageForm(w, r) {
@@ -131,7 +125,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *pendingA
 // or just the id when the policy does not say.
 func (s *Server) patientLabel(r *http.Request, u *User, id string) string {
 	if s.access != nil {
-		list, err := s.access.Patients(r.Context(), u, id, 10)
+		list, err := s.access.Patients(r.Context(), u.accessUser(), id, 10)
 		if err == nil {
 			for _, p := range list {
 				if p.ID == id && p.Name != "" {

@@ -56,6 +56,10 @@ var smartCapabilities = []struct {
 	{"client-confidential-symmetric", featAuthorize},
 	{"client-confidential-asymmetric", featToken},
 	{"sso-openid-connect", featAuthorize | featOpenID},
+	// need_patient_banner and smart_style_url go with every launch
+	// context, EHR and standalone alike.
+	{"context-banner", featAuthorize},
+	{"context-style", featAuthorize},
 	{"context-ehr-patient", featAuthorize | featEHRLaunch},
 	{"context-ehr-encounter", featAuthorize | featEHRLaunch},
 	{"context-standalone-patient", featAuthorize | featPatientPicker},
@@ -137,7 +141,7 @@ type Discovery struct {
 	TokenAuthMethods       []string `json:"token_endpoint_auth_methods_supported"`
 	TokenAuthSigningAlgs   []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	RegistrationEndpoint   string   `json:"registration_endpoint"`
-	ManagementEndpoint     string   `json:"management_endpoint"`
+	ManagementEndpoint     string   `json:"management_endpoint,omitempty"`
 	IntrospectionEndpoint  string   `json:"introspection_endpoint"`
 	RevocationEndpoint     string   `json:"revocation_endpoint"`
 	UserinfoEndpoint       string   `json:"userinfo_endpoint,omitempty"`
@@ -148,9 +152,11 @@ type Discovery struct {
 }
 
 // Discovery returns the SMART discovery document served at
-// SMARTConfigurationURL. Its management_endpoint is the registration URL:
-// the RFC 7592 client configuration URIs (registration_client_uri) live
-// under it.
+// SMARTConfigurationURL. Its management_endpoint is Config.ManagementURL,
+// the page where a person manages the apps they authorized (SMART App
+// Launch 2.x §Metadata), absent when there is none; it is not the RFC
+// 7592 client configuration endpoint, which clients learn from their
+// registration_client_uri.
 func (s *Server) Discovery() Discovery {
 	return Discovery{
 		Issuer:                 s.Issuer(),
@@ -161,7 +167,7 @@ func (s *Server) Discovery() Discovery {
 		TokenAuthMethods:       s.authMethods(),
 		TokenAuthSigningAlgs:   assertionAlgorithmNames(),
 		RegistrationEndpoint:   s.RegistrationURL(),
-		ManagementEndpoint:     s.RegistrationURL(),
+		ManagementEndpoint:     s.cfg.ManagementURL,
 		IntrospectionEndpoint:  s.IntrospectionURL(),
 		RevocationEndpoint:     s.RevocationURL(),
 		UserinfoEndpoint:       s.userinfoURL(),

@@ -43,7 +43,6 @@ func TestSMARTConfigurationFields(t *testing.T) {
 		"jwks_uri":                              iss + "/jwks",
 		"token_endpoint":                        iss + "/token",
 		"registration_endpoint":                 iss + "/register",
-		"management_endpoint":                   iss + "/register",
 		"introspection_endpoint":                iss + "/introspect",
 		"revocation_endpoint":                   iss + "/revoke",
 		"token_endpoint_auth_methods_supported": []any{"private_key_jwt", "client_secret_basic", "client_secret_post"},
@@ -64,6 +63,7 @@ func TestSMARTConfigurationFields(t *testing.T) {
 	assert.NotContains(t, algs, "HS256")
 	assert.NotContains(t, doc, "authorization_endpoint", "no authorize endpoint is built yet")
 	assert.NotContains(t, doc, "userinfo_endpoint")
+	assert.NotContains(t, doc, "management_endpoint", "no page where a person manages apps is configured")
 }
 
 func TestSMARTConfigurationDefaultScopes(t *testing.T) {
@@ -111,7 +111,7 @@ func TestDiscoveryURLsAreAbsoluteAndServed(t *testing.T) {
 			assert.NotEqual(t, http.StatusMethodNotAllowed, resp.StatusCode, "%s %s %s", name, field, s)
 		}
 	}
-	assert.GreaterOrEqual(t, seen, 13, "7 SMART and 6 OpenID URLs at least")
+	assert.GreaterOrEqual(t, seen, 12, "6 SMART and 6 OpenID URLs at least")
 }
 
 func TestOpenIDConfigurationAgreesWithSMART(t *testing.T) {

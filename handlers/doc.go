@@ -5,10 +5,12 @@
 // says who its users are (Config.Authenticator) and which patients each
 // may see (Config.PatientAccess), the person side: the authorization
 // endpoint with its login, patient picker and consent pages, the EHR
-// launch endpoint and OpenID Connect (id_token, userinfo). Each is an
-// http.Handler.
+// launch endpoint and OpenID Connect (id_token, userinfo). The Server is
+// one http.Handler that serves them all at the paths discovery
+// advertises.
 //
-// A host builds a Server once from a Config and mounts it on its own mux:
+// A host builds a Server once from a Config and mounts it on its own
+// router, beside its own FHIR routes:
 //
 //	keys, err := handlers.GenerateDevKeys() // development only; load real keys from configuration
 //	if err != nil {
@@ -24,8 +26,13 @@
 //		log.Fatal(err)
 //	}
 //	mux := http.NewServeMux()
-//	srv.Mount(mux) // or mount srv.Token(), srv.JWKS(), ... one by one on any router
+//	mux.Handle("GET /fhir/{type}/{id}", fhirRead) // the host's own routes
+//	srv.Mount(mux) // method-qualified patterns that never conflict with them
 //	log.Fatal(http.ListenAndServe(":8080", mux))
+//
+// On chi or gorilla/mux, mount the Server under the issuer's path
+// (r.Mount("/auth", srv); r.PathPrefix("/auth/").Handler(srv)) and route
+// GET {FHIR base}/.well-known/smart-configuration to SMARTConfiguration.
 //
 // The pages are embedded html/template (DefaultPages), plain forms that
 // work without JavaScript, protected against CSRF (Go's
@@ -43,7 +50,8 @@
 // rules. Server.CapabilityStatementSecurity gives the security element a
 // FHIR server puts in its CapabilityStatement.
 //
-// The package issues tokens; it does not protect FHIR resources. A
-// resource server checks the bearer tokens it receives with package
-// middleware, which never imports this one.
+// The package issues tokens; it does not protect FHIR resources:
+// middleware.Protect does, built from the Server in one call (its issuer,
+// FHIR base, public keys and store), with the same access.Policy as
+// Config.PatientAccess. Package middleware never imports this one.
 package handlers

@@ -8,21 +8,22 @@ import (
 	"net/http/httptest"
 	"slices"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store/memory"
 )
 
 // clinicPolicy is a host's patient-access rule: each user sees the
 // patients listed for their fhirUser.
-type clinicPolicy map[string][]handlers.PatientSummary
+type clinicPolicy map[string][]access.Patient
 
-func (p clinicPolicy) Patients(_ context.Context, u *handlers.User, _ string, limit int) ([]handlers.PatientSummary, error) {
+func (p clinicPolicy) Patients(_ context.Context, u access.User, _ string, limit int) ([]access.Patient, error) {
 	list := p[u.FHIRUser]
 	return list[:min(len(list), limit)], nil
 }
 
-func (p clinicPolicy) CanAccessPatient(_ context.Context, u *handlers.User, id string) (bool, error) {
-	return slices.ContainsFunc(p[u.FHIRUser], func(s handlers.PatientSummary) bool { return s.ID == id }), nil
+func (p clinicPolicy) CanAccessPatient(_ context.Context, u access.User, id string) (bool, error) {
+	return slices.ContainsFunc(p[u.FHIRUser], func(s access.Patient) bool { return s.ID == id }), nil
 }
 
 // The person side: an Authenticator (here the host's own; package login

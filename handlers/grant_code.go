@@ -225,9 +225,9 @@ func (s *Server) issueUserTokens(req *tokenRequest, g userGrant) (*tokenResponse
 		return nil, err
 	}
 	resp := &tokenResponse{
-		AccessToken: access, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt,
-		Scope: granted, LaunchContext: g.context,
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: granted,
 	}
+	resp.withContext(g.context)
 	if g.scope.Has("openid") {
 		resp.IDToken, err = s.mintIDToken(req.client.ID, g.subject, fhirUser, g.nonce, g.authTime, s.cfg.AccessTokenTTL)
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/fhirkit/smart/store/memory"
 )
 
-// testServer is a Server mounted on a real HTTP listener on a loopback
+// testServer is a Server serving a real HTTP listener on a loopback
 // port, so clients such as x/oauth2 and go-oidc can talk to it, with a
 // movable clock and every audit event and log line kept for inspection.
 type testServer struct {
@@ -60,7 +60,8 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	ts.Server, err = New(cfg)
 	require.NoError(t, err)
 	ts.Store = cfg.Store
-	ts.Mount(mux)
+	mux.Handle("/", ts.Server) // the issuer is the listener's root
+
 	// A page of the host's own, behind RequireLogin, that shows the
 	// session's CSRF token, as an EHR page's launch form would carry it.
 	mux.Handle("/test/csrf", ts.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

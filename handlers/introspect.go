@@ -173,7 +173,9 @@ func (s *Server) introspectAccessToken(ctx context.Context, _ string, token stri
 		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer",
 		Expiry: c.Expiry, IssuedAt: c.IssuedAt, Subject: c.Subject,
 		Issuer: c.Issuer, Audience: c.Audience, ID: c.ID,
-		Patient: c.Patient, Encounter: c.Encounter, FHIRUser: c.FHIRUser, FHIRContext: c.FHIRContext,
+		Patient: c.Patient, Encounter: c.Encounter, FHIRContext: c.FHIRContext,
+		// As the id_token says it (SMART App Launch 2.x §Token Introspection).
+		FHIRUser: s.absoluteFHIRUser(c.FHIRUser),
 	}, nil
 }
 

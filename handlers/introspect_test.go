@@ -209,9 +209,9 @@ func TestIntrospectActiveAccessTokenAnswersEveryField(t *testing.T) {
 				"iss": %q, "aud": %q,
 				"jti": %q,
 				"patient": "pat-1", "encounter": "enc-1",
-				"fhirUser": "Practitioner/prac-1",
+				"fhirUser": %q,
 				"fhirContext": [{"reference":"Observation/obs-1","role":"launch"}]
-			}`, app, c.Expiry, c.IssuedAt, g.Issuer(), g.FHIRBaseURL(), c.ID), w.Body.String())
+			}`, app, c.Expiry, c.IssuedAt, g.Issuer(), g.FHIRBaseURL(), c.ID, g.FHIRBaseURL()+"/Practitioner/prac-1"), w.Body.String())
 		})
 	}
 }
@@ -440,14 +440,14 @@ func TestIntrospectRefusesBadRequests(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		asBasic(rs, rsSecret)(r, nil)
 		w := httptest.NewRecorder()
-		g.Introspection().ServeHTTP(w, r)
+		g.ServeHTTP(w, r)
 		requireProtocolError(t, w, http.StatusBadRequest, ErrInvalidRequest)
 	})
 	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodOptions} {
 		t.Run(method+" is 405", func(t *testing.T) {
 			t.Parallel()
 			w := httptest.NewRecorder()
-			g.Introspection().ServeHTTP(w, httptest.NewRequest(method, g.Issuer()+"/introspect?token="+tok, nil))
+			g.ServeHTTP(w, httptest.NewRequest(method, g.Issuer()+"/introspect?token="+tok, nil))
 			requireProtocolError(t, w, http.StatusMethodNotAllowed, ErrInvalidRequest)
 			assert.Equal(t, "POST", w.Header().Get("Allow"))
 		})

@@ -26,14 +26,15 @@ const (
 	jwksRefetchAfter = 30 * time.Second // least time between fetches of one URI
 	jwksMaxEntries   = 1024
 	jwksMaxBytes     = 256 << 10
-	jwksFetchTimeout = 10 * time.Second // in case the host's HTTP client has none
+	jwksFetchTimeout = 10 * time.Second // the whole fetch, redirects and body included
 )
 
-// jwksCache fetches private_key_jwt clients' jwks_uri documents and keeps
-// them as long as the response allows. It is shared by every request, so
-// concurrent misses on one URI fetch it once.
+// jwksCache fetches private_key_jwt clients' jwks_uri documents, within
+// the server's OutboundPolicy, and keeps them as long as the response
+// allows. It is shared by every request, so concurrent misses on one URI
+// fetch it once.
 type jwksCache struct {
-	client *http.Client
+	out    *outbound
 	now    func() time.Time
 	flight singleflight.Group
 
@@ -52,8 +53,8 @@ type jwksEntry struct {
 	freshUntil time.Time
 }
 
-func newJWKSCache(client *http.Client, now func() time.Time) *jwksCache {
-	return &jwksCache{client: client, now: now, entries: map[string]*list.Element{}, order: list.New()}
+func newJWKSCache(out *outbound, now func() time.Time) *jwksCache {
+	return &jwksCache{out: out, now: now, entries: map[string]*list.Element{}, order: list.New()}
 }
 
 // keys returns the usable public keys at uri. A cached set is used while
@@ -155,14 +156,11 @@ func (c *jwksCache) remove(el *list.Element) {
 }
 
 // fetch GETs uri and returns its usable keys and how long they may be
-// cached.
+// cached. Its errors name addresses and statuses, for the log and audit
+// trail only: the client is told no more than that its authentication
+// failed.
 func (c *jwksCache) fetch(ctx context.Context, uri string) ([]jose.JSONWebKey, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("fetch jwks_uri %q: %w", uri, err)
-	}
-	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := c.client.Do(req)
+	resp, err := c.out.get(ctx, uri, "application/json, application/jwk-set+json")
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch jwks_uri: %w", err)
 	}

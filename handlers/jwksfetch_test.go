@@ -130,7 +130,7 @@ func TestJWKSCache(t *testing.T) {
 	ctx := context.Background()
 	newCache := func() (*jwksCache, *testClock) {
 		clock := &testClock{}
-		return newJWKSCache(http.DefaultClient, clock.Now), clock
+		return newJWKSCache(newOutbound(loopbackFetches, nil), clock.Now), clock
 	}
 
 	t.Run("a fresh set is served from the cache", func(t *testing.T) {
@@ -300,7 +300,7 @@ func TestJWKSCache(t *testing.T) {
 func TestJWKSCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	clock := &testClock{}
-	c := newJWKSCache(http.DefaultClient, clock.Now)
+	c := newJWKSCache(newOutbound(OutboundPolicy{}, nil), clock.Now)
 	now := clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -334,7 +334,7 @@ func TestJWKSCacheIsBounded(t *testing.T) {
 // parallel: the heap is the whole process's.
 func TestJWKSCacheMemoryIsBounded(t *testing.T) {
 	clock := &testClock{}
-	c := newJWKSCache(http.DefaultClient, clock.Now)
+	c := newJWKSCache(newOutbound(OutboundPolicy{}, nil), clock.Now)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	testutil.BoundedHeap(t, 1_000_000, 16<<20, c, func(i int) {

@@ -91,7 +91,7 @@ func TestGenerateDevKeysFitTheDefaults(t *testing.T) {
 func jwksKids(t *testing.T, s *Server) []string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	s.JWKS().ServeHTTP(w, httptest.NewRequest(http.MethodGet, s.JWKSURL(), nil))
+	s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, s.JWKSURL(), nil))
 	require.Equal(t, http.StatusOK, w.Code)
 	var set jose.JSONWebKeySet
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &set))

@@ -16,17 +16,6 @@ import (
 // LaunchURL is the launch endpoint's absolute URL.
 func (s *Server) LaunchURL() string { return s.endpoint("launch") }
 
-// Launch serves the EHR launch endpoint. An EHR (its signed-in user's
-// browser, posting the session's csrf_token, or its back end, let in by
-// Config.AuthorizeLaunch) posts a form with client_id and the context:
-// patient, encounter, fhirContext (a JSON array), intent,
-// need_patient_banner. The endpoint stores a short-lived, single-use
-// launch and answers 303 to the app's initiate_login_uri with iss and
-// launch (SMART App Launch 2.x §EHR launch).
-func (s *Server) Launch() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveLaunch)), http.MethodPost)
-}
-
 func (s *Server) serveLaunch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ev := AuditEvent{Action: "launch.create", Outcome: "failure", Source: r.RemoteAddr}
@@ -186,16 +175,28 @@ func parseFHIRContext(raw []byte) (json.RawMessage, error) {
 	return json.Marshal(items)
 }
 
+// fhirContextReference is a relative reference to a resource on the FHIR
+// server (SMART App Launch 2.2 §fhirContext): Type/id, perhaps with a
+// version. The base URL is never sent, so an absolute URL is refused.
+var fhirContextReference = regexp.MustCompile(`^[A-Z][A-Za-z]{0,63}/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?$`)
+
+// fhirResourceType is the syntax of a FHIR resource type name.
+var fhirResourceType = regexp.MustCompile(`^[A-Z][A-Za-z]{0,63}$`)
+
 func (it fhirContextItem) check() error {
 	nonEmpty := func(p *string) bool { return p != nil && *p != "" }
 	hasIdentifier := len(it.Identifier) > 0 && !bytes.Equal(it.Identifier, []byte("null"))
 	switch {
 	case !nonEmpty(it.Reference) && !nonEmpty(it.Canonical) && !hasIdentifier:
 		return errors.New("needs a reference, a canonical or an identifier")
+	case it.Reference != nil && !fhirContextReference.MatchString(*it.Reference):
+		return errors.New("reference must be a relative reference, Type/id")
+	case it.Canonical != nil && !isCanonicalURL(*it.Canonical):
+		return errors.New("canonical must be an absolute http(s) URL")
 	case it.Role != nil && *it.Role == "":
 		return errors.New("role must not be empty")
-	case it.Type != nil && *it.Type == "":
-		return errors.New("type must not be empty")
+	case it.Type != nil && !fhirResourceType.MatchString(*it.Type):
+		return errors.New("type must be a FHIR resource type")
 	}
 	if hasIdentifier {
 		var obj map[string]json.RawMessage
@@ -204,4 +205,11 @@ func (it fhirContextItem) check() error {
 		}
 	}
 	return nil
+}
+
+// isCanonicalURL reports whether s is a FHIR canonical URL: absolute
+// http(s), perhaps with a |version.
+func isCanonicalURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }

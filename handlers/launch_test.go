@@ -71,7 +71,7 @@ func TestEHRLaunch(t *testing.T) {
 	assert.Equal(t, "enc-9", tok.Extra("encounter"))
 	assert.Equal(t, "reconcile-medications", tok.Extra("intent"))
 	assert.Equal(t, ts.StyleURL(), tok.Extra("smart_style_url"))
-	assert.Nil(t, tok.Extra("need_patient_banner"), "the EHR said it shows the banner itself")
+	assert.Equal(t, false, tok.Extra("need_patient_banner"), "the EHR said it shows the banner itself, and the key is there")
 	gotContext, _ := json.Marshal(tok.Extra("fhirContext"))
 	assert.JSONEq(t, fhirContext, string(gotContext))
 
@@ -151,6 +151,15 @@ func TestParseFHIRContext(t *testing.T) {
 		{`[{"reference":"Encounter/1"}]`, true},
 		{`[{"identifier":{"system":"urn:x","value":"1"},"type":"Encounter"}]`, true},
 		{`[{"canonical":"http://x/Questionnaire/1","role":"launch"}]`, true},
+		{`[{"canonical":"https://x/Questionnaire/phq9|1.0","type":"Questionnaire"}]`, true},
+		{`[{"reference":"Encounter/1/_history/2"}]`, true},
+		{`[{"reference":"http://fhir.example/Encounter/1"}]`, false}, // STU2.2: relative references only
+		{`[{"reference":"Encounter"}]`, false},
+		{`[{"reference":"encounter/1"}]`, false},
+		{`[{"reference":"Encounter/a b"}]`, false},
+		{`[{"canonical":"Questionnaire/1"}]`, false},
+		{`[{"canonical":"urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"}]`, false},
+		{`[{"identifier":{"value":"1"},"type":"encounter"}]`, false},
 		{`[{"identifier":"not an object"}]`, false},
 		{`[{"reference":""}]`, false},
 		{`[{"reference":"Encounter/1","type":""}]`, false},

@@ -18,12 +18,6 @@ func (s *Server) LoginURL() string { return s.endpoint("login") }
 // its sign-out form there (with the session's CSRF token).
 func (s *Server) LogoutURL() string { return s.endpoint("logout") }
 
-// Login serves the login endpoint: GET shows the Authenticator's page,
-// POST submits it, and an identity provider's redirect comes back to it.
-func (s *Server) Login() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.serveLogin)), http.MethodGet, http.MethodPost)
-}
-
 // startLogin sends the browser to the login endpoint; next is where the
 // completed login continues.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, next, clientName string) {
@@ -123,25 +117,23 @@ func (s *Server) checkPageForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// Logout serves the logout endpoint: a POST with the session's CSRF
+// serveLogout is the logout endpoint: a POST with the session's CSRF
 // token ends the session; return_to may name a local path to go to next.
-func (s *Server) Logout() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkPageForm(w, r) {
-			return
-		}
-		if u := s.sessionUser(r.Context()); u != nil {
-			s.audit(r.Context(), AuditEvent{Action: "logout", Outcome: "success", Subject: u.Subject, Source: r.RemoteAddr})
-		}
-		if err := s.sessions.Destroy(r.Context()); err != nil {
-			s.log.ErrorContext(r.Context(), "logout", "err", err)
-		}
-		if to := r.PostFormValue("return_to"); isLocalPath(to) {
-			http.Redirect(w, r, to, http.StatusSeeOther)
-			return
-		}
-		s.showError(w, http.StatusOK, "Signed out", "You have signed out.")
-	})), http.MethodPost)
+func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if !s.checkPageForm(w, r) {
+		return
+	}
+	if u := s.sessionUser(r.Context()); u != nil {
+		s.audit(r.Context(), AuditEvent{Action: "logout", Outcome: "success", Subject: u.Subject, Source: r.RemoteAddr})
+	}
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.log.ErrorContext(r.Context(), "logout", "err", err)
+	}
+	if to := r.PostFormValue("return_to"); isLocalPath(to) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	s.showError(w, http.StatusOK, "Signed out", "You have signed out.")
 }
 
 // isLocalPath accepts a path on this origin only ("/ehr"), never

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/fhirkit/smart/store"
 )
@@ -19,7 +20,7 @@ func (s *Server) serveManage(w http.ResponseWriter, r *http.Request) {
 	token, _ := bearerToken(r)
 	c, ok := s.authorizeManage(r, token)
 	if !ok {
-		s.auditClient(ctx, AuditEvent{Action: manageAction(r.Method), Outcome: "failure", ClientID: r.PathValue("client_id"), Reason: "registration access token refused"})
+		s.auditClient(ctx, AuditEvent{Action: manageAction(r.Method), Outcome: "failure", ClientID: s.managedClientID(r), Reason: "registration access token refused"})
 		// RFC 7592 §2: an unknown client and a wrong token get the same
 		// answer, so the endpoint does not reveal which client ids exist.
 		s.writeBearerError(w, r, "the registration access token is not valid for this client")
@@ -44,6 +45,14 @@ func (s *Server) serveManage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// managedClientID is the {client_id} of a client configuration URL,
+// read from the path itself so that no router needs to fill in path
+// values.
+func (s *Server) managedClientID(r *http.Request) string {
+	id, _ := strings.CutPrefix(r.URL.Path, s.issuer.Path+"/register/")
+	return id
 }
 
 // manageUpdate handles PUT: the full metadata, with the client's own
@@ -89,7 +98,7 @@ func (s *Server) authorizeManage(r *http.Request, token string) (*store.Client, 
 	if token == "" {
 		return nil, false
 	}
-	c, err := s.getClient(r.Context(), r.PathValue("client_id"))
+	c, err := s.getClient(r.Context(), s.managedClientID(r))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.ErrorContext(r.Context(), "registration lookup failed", "err", err)

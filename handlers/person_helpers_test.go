@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/internal/secret"
 	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/store"
@@ -24,7 +25,7 @@ var testUsers = map[string]User{
 	"clinician": {Subject: "user-clinician", FHIRUser: "Practitioner/prac-1", Name: "Dr. Ron Marble"},
 }
 
-var testPatients = []PatientSummary{
+var testPatients = []access.Patient{
 	{ID: "pat-1", Name: "Amy Shaw"}, {ID: "pat-2", Name: "Daniel Adams"}, {ID: "pat-3", Name: "Maria Lopez"},
 }
 
@@ -47,7 +48,7 @@ var testAuthenticator = AuthenticatorFunc(func(w http.ResponseWriter, r *http.Re
 // testAccess is the test patient-access policy.
 type testAccess struct{}
 
-func (testAccess) visible(u *User) []string {
+func (testAccess) visible(u access.User) []string {
 	switch u.FHIRUser {
 	case "Patient/pat-1":
 		return []string{"pat-1"}
@@ -57,8 +58,8 @@ func (testAccess) visible(u *User) []string {
 	return nil
 }
 
-func (a testAccess) Patients(_ context.Context, u *User, q string, limit int) ([]PatientSummary, error) {
-	var out []PatientSummary
+func (a testAccess) Patients(_ context.Context, u access.User, q string, limit int) ([]access.Patient, error) {
+	var out []access.Patient
 	for _, p := range testPatients {
 		if slices.Contains(a.visible(u), p.ID) && (q == "" || strings.Contains(strings.ToLower(p.Name+" "+p.ID), strings.ToLower(q))) {
 			out = append(out, p)
@@ -67,7 +68,7 @@ func (a testAccess) Patients(_ context.Context, u *User, q string, limit int) ([
 	return out[:min(len(out), limit)], nil
 }
 
-func (a testAccess) CanAccessPatient(_ context.Context, u *User, id string) (bool, error) {
+func (a testAccess) CanAccessPatient(_ context.Context, u access.User, id string) (bool, error) {
 	return slices.Contains(a.visible(u), id), nil
 }
 

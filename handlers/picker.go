@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fhirkit/smart/access"
 )
 
 // Picker bounds: the list shows at most pickerLimit patients, and a
@@ -24,14 +26,7 @@ type pickerPage struct {
 	Flow       string
 	Query      string
 	ShowSearch bool
-	Patients   []PatientSummary
-}
-
-// PatientPicker serves the patient picker of a standalone launch: GET
-// lists the patients the user may see (with a search box when there are
-// many), POST picks one.
-func (s *Server) PatientPicker() http.Handler {
-	return allowMethods(s.withSession(http.HandlerFunc(s.servePicker)), http.MethodGet, http.MethodPost)
+	Patients   []access.Patient
 }
 
 func (s *Server) servePicker(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +77,7 @@ func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAu
 	if len(q) > maxPickerQuery || !utf8.ValidString(q) {
 		q = ""
 	}
-	list, err := s.access.Patients(r.Context(), u, q, pickerLimit+1)
+	list, err := s.access.Patients(r.Context(), u.accessUser(), q, pickerLimit+1)
 	if err != nil {
 		s.refuseFlow(w, r, f, u, err)
 		return
@@ -108,9 +103,9 @@ func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAu
 // by name or id; at most limit), or, on a server without one, a patient
 // user's own record. A host's page that offers a choice of patient (a
 // developer portal's token form) lists them from here.
-func (s *Server) Patients(ctx context.Context, u *User, query string, limit int) ([]PatientSummary, error) {
+func (s *Server) Patients(ctx context.Context, u *User, query string, limit int) ([]access.Patient, error) {
 	if s.access != nil {
-		list, err := s.access.Patients(ctx, u, query, limit)
+		list, err := s.access.Patients(ctx, u.accessUser(), query, limit)
 		if err != nil {
 			return nil, fmt.Errorf("handlers: patients of %q: %w", u.Subject, err)
 		}
@@ -120,5 +115,5 @@ func (s *Server) Patients(ctx context.Context, u *User, query string, limit int)
 	if own == "" || limit < 1 || !strings.Contains(strings.ToLower(own+" "+u.Name), strings.ToLower(query)) {
 		return nil, nil
 	}
-	return []PatientSummary{{ID: own, Name: u.Name}}, nil
+	return []access.Patient{{ID: own, Name: u.Name}}, nil
 }

@@ -8,21 +8,23 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/fhirkit/smart/access"
 )
 
 // manyPatients is a policy under which the clinician sees a whole ward.
 type manyPatients struct{}
 
-func (manyPatients) list() []PatientSummary {
-	var out []PatientSummary
+func (manyPatients) list() []access.Patient {
+	var out []access.Patient
 	for i := range 30 {
-		out = append(out, PatientSummary{ID: fmt.Sprintf("ward-%02d", i), Name: fmt.Sprintf("Patient Number%02d", i)})
+		out = append(out, access.Patient{ID: fmt.Sprintf("ward-%02d", i), Name: fmt.Sprintf("Patient Number%02d", i)})
 	}
 	return out
 }
 
-func (m manyPatients) Patients(_ context.Context, _ *User, q string, limit int) ([]PatientSummary, error) {
-	var out []PatientSummary
+func (m manyPatients) Patients(_ context.Context, _ access.User, q string, limit int) ([]access.Patient, error) {
+	var out []access.Patient
 	for _, p := range m.list() {
 		if q == "" || strings.Contains(strings.ToLower(p.Name+" "+p.ID), strings.ToLower(q)) {
 			out = append(out, p)
@@ -31,7 +33,7 @@ func (m manyPatients) Patients(_ context.Context, _ *User, q string, limit int) 
 	return out[:min(len(out), limit)], nil
 }
 
-func (m manyPatients) CanAccessPatient(_ context.Context, _ *User, id string) (bool, error) {
+func (m manyPatients) CanAccessPatient(_ context.Context, _ access.User, id string) (bool, error) {
 	return strings.HasPrefix(id, "ward-"), nil
 }
 

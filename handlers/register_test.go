@@ -187,7 +187,6 @@ func TestRegistrationAcceptsValidClients(t *testing.T) {
 			jose.JSONWebKey{Key: &regRSAKey().PublicKey, KeyID: "rs", Algorithm: "RS384"},
 			jose.JSONWebKey{Key: regEdKey(), KeyID: "ed", Algorithm: "EdDSA"}))},
 		{name: "backend service with a jwks_uri", meta: regWith(regBackendMeta(t), "jwks", nil, "jwks_uri", "https://app.example.com/jwks.json")},
-		{name: "backend service with a loopback http jwks_uri", meta: regWith(regBackendMeta(t), "jwks", nil, "jwks_uri", "http://127.0.0.1:9999/jwks")},
 		{
 			name: "app with code, refresh and an EHR launch URL", wantSecret: true,
 			meta: regWith(regWebMeta(), "grant_types", []string{"authorization_code", "refresh_token"}, "response_types", []string{"code"}, "initiate_login_uri", "https://app.example.com/launch"),

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -71,24 +70,6 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		}
 	}
 	return r.PostForm, nil
-}
-
-// allowMethods wraps h so that other methods get 405 with an Allow header.
-// OPTIONS passes through when h handles CORS preflight itself.
-func allowMethods(h http.Handler, methods ...string) http.Handler {
-	allow := strings.Join(methods, ", ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, m := range methods {
-			if r.Method == m {
-				h.ServeHTTP(w, r)
-				return
-			}
-		}
-		w.Header().Set("Allow", allow)
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
-			"error": ErrInvalidRequest, "error_description": "method " + r.Method + " is not allowed here",
-		})
-	})
 }
 
 // logAttrsClient is the one shape client ids take in logs.

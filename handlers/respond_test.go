@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -52,42 +51,6 @@ func TestReadForm(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestAllowMethods(t *testing.T) {
-	t.Parallel()
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusTeapot)
-	})
-	h := allowMethods(inner, http.MethodPost, http.MethodOptions)
-	tests := []struct {
-		name       string
-		method     string
-		wantStatus int
-	}{
-		{"allowed method reaches the handler", http.MethodPost, http.StatusTeapot},
-		{"OPTIONS passes through when listed", http.MethodOptions, http.StatusTeapot},
-		{"GET is 405", http.MethodGet, http.StatusMethodNotAllowed},
-		{"DELETE is 405", http.MethodDelete, http.StatusMethodNotAllowed},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest(tt.method, "/x", nil))
-			assert.Equal(t, tt.wantStatus, w.Code)
-			if tt.wantStatus != http.StatusMethodNotAllowed {
-				assert.Empty(t, w.Header().Get("Allow"))
-				return
-			}
-			assert.Equal(t, "POST, OPTIONS", w.Header().Get("Allow"))
-			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
-			var body map[string]string
-			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
-			assert.Equal(t, ErrInvalidRequest, body["error"])
-			assert.Contains(t, body["error_description"], tt.method)
 		})
 	}
 }

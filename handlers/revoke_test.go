@@ -183,7 +183,7 @@ func TestRevokeMethodsAndCORS(t *testing.T) {
 	t.Run("GET is 405", func(t *testing.T) {
 		t.Parallel()
 		w := httptest.NewRecorder()
-		g.Revocation().ServeHTTP(w, httptest.NewRequest(http.MethodGet, g.Issuer()+"/revoke?token="+tok, nil))
+		g.ServeHTTP(w, httptest.NewRequest(http.MethodGet, g.Issuer()+"/revoke?token="+tok, nil))
 		requireProtocolError(t, w, http.StatusMethodNotAllowed, ErrInvalidRequest)
 		assert.Equal(t, "POST, OPTIONS", w.Header().Get("Allow"))
 	})
@@ -193,7 +193,7 @@ func TestRevokeMethodsAndCORS(t *testing.T) {
 		r.Header.Set("Origin", "https://app.example")
 		r.Header.Set("Access-Control-Request-Method", http.MethodPost)
 		w := httptest.NewRecorder()
-		g.Revocation().ServeHTTP(w, r)
+		g.ServeHTTP(w, r)
 		assert.Equal(t, http.StatusNoContent, w.Code)
 		assert.Equal(t, "https://app.example", w.Header().Get("Access-Control-Allow-Origin"))
 		assert.Contains(t, w.Header().Get("Access-Control-Allow-Methods"), http.MethodPost)
@@ -201,7 +201,7 @@ func TestRevokeMethodsAndCORS(t *testing.T) {
 	t.Run("OPTIONS without Origin says what is allowed", func(t *testing.T) {
 		t.Parallel()
 		w := httptest.NewRecorder()
-		g.Revocation().ServeHTTP(w, httptest.NewRequest(http.MethodOptions, g.Issuer()+"/revoke", nil))
+		g.ServeHTTP(w, httptest.NewRequest(http.MethodOptions, g.Issuer()+"/revoke", nil))
 		assert.Equal(t, http.StatusNoContent, w.Code)
 		assert.Equal(t, "POST, OPTIONS", w.Header().Get("Allow"))
 	})

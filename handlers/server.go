@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -10,13 +11,14 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/internal/scopecache"
 	"github.com/fhirkit/smart/store"
 )
 
-// Server is the SMART authorization server. Each endpoint is an
-// http.Handler the host mounts where it likes; Mount puts them all at the
-// paths the discovery document advertises.
+// Server is the SMART authorization server: an http.Handler that serves
+// every endpoint at the path discovery advertises (see ServeHTTP and
+// Mount).
 type Server struct {
 	cfg       Config
 	issuer    *url.URL
@@ -33,10 +35,13 @@ type Server struct {
 
 	// The person side.
 	authn       Authenticator
-	access      PatientAccess
+	access      access.Policy
 	sessions    *scs.SessionManager
 	crossOrigin *http.CrossOriginProtection
 	pages       *template.Template
+
+	routeTable []route // every endpoint, for ServeHTTP and Mount
+	router     *router
 }
 
 // New validates cfg and returns a Server.
@@ -62,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	if sessions == nil {
 		sessions = NewSessionManager(nil, issuer.Scheme == "https")
 	}
-	return &Server{
+	s := &Server{
 		authn:       cfg.Authenticator,
 		access:      cfg.PatientAccess,
 		sessions:    sessions,
@@ -76,14 +81,38 @@ func New(cfg Config) (*Server, error) {
 		log:         cfg.Logger,
 		auditSink:   cfg.Audit,
 		now:         cfg.Now,
-		jwks:        newJWKSCache(cfg.HTTPClient, cfg.Now),
+		jwks:        newJWKSCache(newOutbound(cfg.Outbound, nil), cfg.Now),
 		keySets:     &parsedKeySets{},
 		scopes:      &scopecache.Cache{},
 		secrets:     newSecretGuard(cfg.Now),
-	}, nil
+	}
+	s.routeTable = s.routes()
+	s.router = newRouter(s.routeTable)
+	return s, nil
 }
 
-// Issuer returns the issuer URL, without a trailing slash.
+// PublicKeys returns the public halves of the signing keys the JWKS
+// publishes now, for a resource server in the same process
+// (middleware.Protect takes them from here). The Server's keys are fixed
+// by its Config, so a verifier built from them stays right for the
+// Server's life.
+func (s *Server) PublicKeys() []crypto.PublicKey {
+	set := s.keys.published(s.now())
+	keys := make([]crypto.PublicKey, len(set.Keys))
+	for i, k := range set.Keys {
+		keys[i] = k.Key
+	}
+	return keys
+}
+
+// Store returns the store the Server keeps its state in: the access-token
+// revocations and the clients a resource server in the same process
+// consults.
+func (s *Server) Store() store.Store { return s.store }
+
+// Issuer returns the issuer URL in canonical form: without a trailing
+// slash, with a lower-case host and no default port, as in every token's
+// iss.
 func (s *Server) Issuer() string { return s.issuer.String() }
 
 // FHIRBaseURL returns the FHIR base the tokens are for.
@@ -107,75 +136,3 @@ const smartConfigurationPath = "/.well-known/smart-configuration"
 // SMARTConfigurationURL is the discovery document's absolute URL, under
 // the FHIR base: where every client starts.
 func (s *Server) SMARTConfigurationURL() string { return s.fhirBase.String() + smartConfigurationPath }
-
-// Handlers, one per endpoint, each answering 405 to other methods.
-
-// SMARTConfiguration serves /.well-known/smart-configuration (mount it
-// under the FHIR base).
-func (s *Server) SMARTConfiguration() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveSMARTConfiguration), http.MethodGet, http.MethodHead, http.MethodOptions)
-}
-
-// OpenIDConfiguration serves /.well-known/openid-configuration (mount it
-// under the issuer).
-func (s *Server) OpenIDConfiguration() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveOpenIDConfiguration), http.MethodGet, http.MethodHead, http.MethodOptions)
-}
-
-// JWKS serves the public signing keys.
-func (s *Server) JWKS() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveJWKS), http.MethodGet, http.MethodHead, http.MethodOptions)
-}
-
-// Token serves the token endpoint (RFC 6749 §3.2).
-func (s *Server) Token() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveToken), http.MethodPost, http.MethodOptions)
-}
-
-// Registration serves dynamic client registration (RFC 7591).
-func (s *Server) Registration() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveRegister), http.MethodPost)
-}
-
-// Management serves client configuration (RFC 7592) at
-// Registration URL + "/{client_id}".
-func (s *Server) Management() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveManage), http.MethodGet, http.MethodPut, http.MethodDelete)
-}
-
-// Introspection serves token introspection (RFC 7662).
-func (s *Server) Introspection() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveIntrospect), http.MethodPost)
-}
-
-// Revocation serves token revocation (RFC 7009).
-func (s *Server) Revocation() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveRevoke), http.MethodPost, http.MethodOptions)
-}
-
-// Mount registers every endpoint on mux at the paths discovery
-// advertises: the SMART configuration under the FHIR base's path, the rest
-// under the issuer's path. Both URLs' hosts are ignored: mux serves
-// whatever host the request names.
-func (s *Server) Mount(mux *http.ServeMux) {
-	iss, fhir := s.issuer.Path, s.fhirBase.Path
-	mux.Handle(fhir+smartConfigurationPath, s.SMARTConfiguration())
-	mux.Handle(iss+"/.well-known/openid-configuration", s.OpenIDConfiguration())
-	mux.Handle(iss+"/jwks", s.JWKS())
-	mux.Handle(iss+"/token", s.Token())
-	mux.Handle(iss+"/register", s.Registration())
-	mux.Handle(iss+"/register/{client_id}", s.Management())
-	mux.Handle(iss+"/introspect", s.Introspection())
-	mux.Handle(iss+"/revoke", s.Revocation())
-	if s.has(featAuthorize) {
-		mux.Handle(iss+"/authorize", s.Authorize())
-		mux.Handle(iss+"/authorize/continue", s.Continue())
-		mux.Handle(iss+"/authorize/patient", s.PatientPicker())
-		mux.Handle(iss+"/authorize/consent", s.Consent())
-		mux.Handle(iss+"/login", s.Login())
-		mux.Handle(iss+"/logout", s.Logout())
-		mux.Handle(iss+"/launch", s.Launch())
-		mux.Handle(iss+"/userinfo", s.Userinfo())
-		mux.Handle(iss+"/smart-style.json", s.SmartStyle())
-	}
-}

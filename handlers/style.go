@@ -24,15 +24,13 @@ var defaultSmartStyle = json.RawMessage(`{
 // StyleURL is the smart_style_url every launch context carries.
 func (s *Server) StyleURL() string { return s.endpoint("smart-style.json") }
 
-// SmartStyle serves the style document at StyleURL. Any origin may read
-// it: apps fetch it from the browser.
-func (s *Server) SmartStyle() http.Handler {
-	return allowMethods(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if corsAnyOrigin(w, r) {
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		_, _ = w.Write(s.cfg.SmartStyle)
-	}), http.MethodGet, http.MethodHead, http.MethodOptions)
+// serveSmartStyle serves the style document at StyleURL. Any origin may
+// read it: apps fetch it from the browser.
+func (s *Server) serveSmartStyle(w http.ResponseWriter, r *http.Request) {
+	if corsAnyOrigin(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(s.cfg.SmartStyle)
 }

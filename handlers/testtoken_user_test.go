@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -137,7 +138,7 @@ func TestPatientsAreThePickersList(t *testing.T) {
 	withPolicy := newTestServer(t, withPersonSide)
 	without := newTestServer(t, func(c *Config) { c.Authenticator = testAuthenticator })
 	patient, clinician := testUsers["patient"], testUsers["clinician"]
-	ids := func(list []PatientSummary) []string {
+	ids := func(list []access.Patient) []string {
 		var out []string
 		for _, p := range list {
 			out = append(out, p.ID)

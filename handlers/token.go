@@ -19,6 +19,20 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	store.LaunchContext
+
+	// NeedPatientBanner shadows the context's field, which omits false:
+	// a response with a launch context always says whether the app must
+	// show a patient banner (the key is what ONC (g)(10) checks).
+	NeedPatientBanner *bool `json:"need_patient_banner,omitempty"`
+}
+
+// withContext puts a launch context beside the token. need_patient_banner
+// goes with every non-empty context, true or false.
+func (r *tokenResponse) withContext(lc store.LaunchContext) {
+	r.LaunchContext = lc
+	if !lc.IsZero() {
+		r.NeedPatientBanner = &lc.NeedPatientBanner
+	}
 }
 
 // tokenRequest is one token request as a grant sees it. The grant fills

@@ -1,10 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/fhirkit/smart/access"
 )
 
 // User is the person at the browser, once an Authenticator has said who
@@ -142,25 +143,8 @@ func (l *Login) ShowForm(w http.ResponseWriter, status int, message string) {
 	l.srv.renderPage(w, status, pageLogin, data)
 }
 
-// PatientAccess is the host's patient-access policy, as the authorization
-// server needs it: which patients a user may pick (the standalone launch's
-// patient picker), and whether a user may be given a patient's context
-// (an EHR launch, a pick). Package middleware asks the same question of
-// each FHIR request; a host implements both from one rule.
-type PatientAccess interface {
-	// Patients lists the patients u may see whose name or id matches
-	// query (all when query is empty), at most limit of them, in the
-	// order the picker shows them.
-	Patients(ctx context.Context, u *User, query string, limit int) ([]PatientSummary, error)
-
-	// CanAccessPatient reports whether u may see patientID's data.
-	CanAccessPatient(ctx context.Context, u *User, patientID string) (bool, error)
-}
-
-// PatientSummary is one entry of the patient picker.
-type PatientSummary struct {
-	ID   string // the Patient resource id
-	Name string // as a person reads it, "Amy Shaw"
-	// Detail is an optional second line, such as a birth date.
-	Detail string
+// accessUser is u as the host's patient-access policy sees it: the same
+// subject and fhirUser its tokens will carry.
+func (u *User) accessUser() access.User {
+	return access.User{Subject: u.Subject, FHIRUser: u.FHIRUser}
 }

@@ -10,13 +10,6 @@ import (
 // UserinfoURL is the OpenID Connect userinfo endpoint's absolute URL.
 func (s *Server) UserinfoURL() string { return s.endpoint("userinfo") }
 
-// Userinfo serves the OpenID Connect userinfo endpoint (Core §5.3): with
-// an access token of ours that was granted openid, it answers the user's
-// sub and, with fhirUser granted, fhirUser.
-func (s *Server) Userinfo() http.Handler {
-	return allowMethods(http.HandlerFunc(s.serveUserinfo), http.MethodGet, http.MethodPost, http.MethodOptions)
-}
-
 func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	if corsAnyOrigin(w, r) { // bearer tokens only, no cookies: any origin may ask
 		return

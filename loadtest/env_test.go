@@ -22,9 +22,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for PostgreSQL and testutil.FreshPostgres
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/internal/loadgen"
 	"github.com/fhirkit/smart/internal/secret"
@@ -92,14 +95,17 @@ func newEnv(t *testing.T, dsn string, conns int) *env {
 	require.NoError(t, err)
 	e.srv.Mount(mux)
 
-	verifier, err := middleware.NewVerifier(middleware.VerifierConfig{
-		Issuer: e.srv.Issuer(), Audience: e.srv.FHIRBaseURL(), JWKSURL: e.srv.JWKSURL(),
-		Revocations: db, HTTPClient: e.client, Logger: logger,
+	// The resource side as a separate server would run it: keys from the
+	// JWKS, not from the authorization server in this process.
+	protect, err := middleware.Protect(middleware.Config{
+		Verifier: middleware.VerifierConfig{
+			Issuer: e.srv.Issuer(), Audience: e.srv.FHIRBaseURL(), JWKSURL: e.srv.JWKSURL(),
+			Revocations: db, HTTPClient: e.client, Logger: logger,
+		},
+		CORS: middleware.CORSConfig{Clients: db, Logger: logger},
 	})
 	require.NoError(t, err)
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir", Logger: logger})
-	require.NoError(t, err)
-	mux.Handle("GET /fhir/Patient/{id}", verifier.Middleware(enforcer.Middleware(http.HandlerFunc(readPatient))))
+	mux.Handle("GET /fhir/Patient/{id}", protect(http.HandlerFunc(readPatient)))
 	e.http.Start()
 	t.Cleanup(e.http.Close)
 
@@ -142,12 +148,13 @@ var patientLogin = handlers.AuthenticatorFunc(func(w http.ResponseWriter, r *htt
 // ownRecord lets a patient user see their own record only.
 type ownRecord struct{}
 
-func (ownRecord) Patients(_ context.Context, u *handlers.User, _ string, _ int) ([]handlers.PatientSummary, error) {
-	return []handlers.PatientSummary{{ID: u.OwnPatient(), Name: u.Name}}, nil
+func (ownRecord) Patients(_ context.Context, u access.User, _ string, _ int) ([]access.Patient, error) {
+	id := strings.TrimPrefix(u.FHIRUser, "Patient/")
+	return []access.Patient{{ID: id, Name: id}}, nil
 }
 
-func (ownRecord) CanAccessPatient(_ context.Context, u *handlers.User, id string) (bool, error) {
-	return u.OwnPatient() == id, nil
+func (ownRecord) CanAccessPatient(_ context.Context, u access.User, id string) (bool, error) {
+	return u.FHIRUser == "Patient/"+id, nil
 }
 
 func readPatient(w http.ResponseWriter, r *http.Request) {

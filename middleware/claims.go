@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 
+	"github.com/fhirkit/smart/access"
+	"github.com/fhirkit/smart/middleware/fhir"
 	"github.com/fhirkit/smart/scope"
 )
 
@@ -32,6 +34,11 @@ type Claims struct {
 	// hand; realm is then left out and slog.Default logs.
 	realm string
 	log   *slog.Logger
+}
+
+// grant is what the claims allow, as FHIR enforcement judges it.
+func (c *Claims) grant() *fhir.Grant {
+	return &fhir.Grant{Scopes: c.Scopes, Patient: c.Patient, User: access.User{Subject: c.Subject, FHIRUser: c.FHIRUser}}
 }
 
 // logger returns the logger refusals of this token go to.

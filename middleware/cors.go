@@ -107,12 +107,11 @@ const maxOriginLen = 300
 // With the default policy (CORSConfig.Clients) the origin is judged by
 // the token's client, which only a verified token names, so
 // TokenClientMiddleware goes behind the Verifier and before the routes
-// and the FHIREnforcer:
+// and any refusal of scope; Protect puts it there:
 //
-//	cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(routes))))
+//	cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(routes)))
 //
-// or, with chi, r.Use(cors.Middleware, verifier.Middleware,
-// cors.TokenClientMiddleware, enforcer.Middleware). Then:
+// Then:
 //
 //   - A preflight is allowed for any well-formed origin: it names no
 //     client, and it only tells the browser which methods and headers
@@ -246,7 +245,7 @@ func (c *CORS) Middleware(next http.Handler) http.Handler {
 // request's origin read the response when it is the origin of a redirect
 // URI of the client the verified token was issued to. It goes behind
 // the Verifier's middleware, and before any that may refuse the request
-// (RequireScope, the FHIREnforcer), so that their refusals are readable
+// (RequireScope, FHIR enforcement), so that their refusals are readable
 // too. It does nothing when CORSConfig.AllowOrigin is set, or without
 // claims in the request's context.
 func (c *CORS) TokenClientMiddleware(next http.Handler) http.Handler {

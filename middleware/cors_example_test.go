@@ -16,31 +16,29 @@ import (
 	"github.com/fhirkit/smart/store/memory"
 )
 
-func ExampleNewCORS() {
+// A resource server whose authorization server runs elsewhere: the
+// verifier trusts its keys, and CORS reads the clients' redirect origins
+// from a store the two share.
+func ExampleProtect_separateAuthorizationServer() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // the authorization server's
-	v, err := middleware.NewVerifier(middleware.VerifierConfig{
-		Issuer:     "https://auth.example.org",
-		Audience:   "https://fhir.example.org/fhir",
-		PublicKeys: []crypto.PublicKey{key.Public()},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{Base: "/fhir"})
-	if err != nil {
-		log.Fatal(err)
-	}
 
 	// The registered clients; in a real server, the authorization
 	// server's store. The token exampleToken signs is app-1's.
 	clients := memory.New()
-	err = clients.CreateClient(context.Background(), &store.Client{
+	err := clients.CreateClient(context.Background(), &store.Client{
 		ID: "app-1", RedirectURIs: []string{"https://app.example.org/callback"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	cors, err := middleware.NewCORS(middleware.CORSConfig{Clients: clients})
+	protect, err := middleware.Protect(middleware.Config{
+		Verifier: middleware.VerifierConfig{
+			Issuer:     "https://auth.example.org",
+			Audience:   "https://fhir.example.org/fhir",
+			PublicKeys: []crypto.PublicKey{key.Public()}, // or JWKSURL
+		},
+		CORS: middleware.CORSConfig{Clients: clients},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,8 +47,7 @@ func ExampleNewCORS() {
 	mux.HandleFunc("GET /fhir/Patient/{id}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Patient/%s", r.PathValue("id"))
 	})
-	// CORS outside the Verifier, the token-client policy behind it.
-	h := cors.Middleware(v.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(mux))))
+	h := protect(mux)
 
 	token := exampleToken(key, "patient/Patient.rs")
 	for _, c := range []struct{ method, origin, token string }{

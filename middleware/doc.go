@@ -1,22 +1,25 @@
 // Package middleware protects the resource routes of a FHIR server with
 // SMART on FHIR bearer access tokens: it verifies them, puts their claims
-// in the request context, and enforces scopes.
+// in the request context, and enforces scopes, the token's patient
+// context and the host's patient-access policy.
 //
-// A Verifier is built once from a VerifierConfig and wraps the routes;
-// RequireScope guards a single route:
+// Protect builds the whole stack in the one order that works (CORS,
+// bearer verification, FHIR enforcement), from the kit's authorization
+// server in the same process or from a separate one's URLs:
 //
-//	v, err := middleware.NewVerifier(middleware.VerifierConfig{
-//		Issuer:   "https://auth.example.org",
-//		Audience: "https://fhir.example.org/fhir",
-//		JWKSURL:  "https://auth.example.org/jwks",
-//	})
+//	protect, err := middleware.Protect(middleware.Config{Server: auth, PatientAccess: policy})
 //	if err != nil {
 //		log.Fatal(err) // names the bad field
 //	}
-//	mux := http.NewServeMux()
-//	mux.Handle("GET /fhir/Observation", middleware.RequireScope("patient/Observation.rs")(observations))
-//	mux.Handle("GET /fhir/Patient/{id}", middleware.RequireScope("patient/Patient.r")(patients))
-//	log.Fatal(http.ListenAndServe(":8080", v.Middleware(mux)))
+//	mux.Handle("GET /fhir/{type}/{id}", fhirRead)
+//	auth.Mount(mux)
+//	log.Fatal(http.ListenAndServe(":8080", protect(mux)))
+//
+// Protect guards only what is below the FHIR base, and there not the
+// CapabilityStatement and the SMART configuration, nor the authorization
+// server's own paths: wrapping the whole mux cannot put the token
+// endpoint behind bearer authentication. NewVerifier and RequireScope
+// guard other routes by scope alone.
 //
 // A handler reads the token's claims with ClaimsFrom(r.Context()).
 //
@@ -51,16 +54,15 @@
 // CORS lets browser apps call the API from their own origins: by default
 // the origins of the redirect URIs of the token's client (looked up
 // through a ClientLookup such as store.ClientStore), or the host's own
-// policy. Its Middleware goes outside the Verifier and answers preflights
-// without a token; its TokenClientMiddleware goes behind the Verifier,
-// where the token's client is known:
-//
-//	cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(routes))))
+// policy (CORSConfig.AllowOrigin). Protect puts its two halves in place:
+// preflights are answered before the Verifier, without a token, and the
+// token's client is judged behind it.
 //
 // # What it does not do
 //
 // It issues no tokens (package handlers does) and knows no users. It does
 // not accept DPoP or mutual-TLS bound tokens, nor tokens in the query
 // string or body. Which patients a user may see, beyond the token's patient
-// compartment, is the host's policy.
+// compartment, is the host's access.Policy. The FHIR request mapping and
+// the scope decision live in package middleware/fhir.
 package middleware

@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/fhirkit/smart/internal/baseurl"
 	"github.com/fhirkit/smart/internal/scopecache"
 	"github.com/fhirkit/smart/store"
 )
@@ -140,8 +141,8 @@ type Verifier struct {
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
 		scopes: &scopecache.Cache{},
-		issuer: cfg.Issuer, audience: cfg.Audience, realm: cfg.Realm,
-		skew: cfg.ClockSkew, revocations: cfg.Revocations, revocationTTL: cfg.RevocationCacheTTL,
+		realm:  cfg.Realm,
+		skew:   cfg.ClockSkew, revocations: cfg.Revocations, revocationTTL: cfg.RevocationCacheTTL,
 		log: cfg.Logger, now: cfg.Now,
 	}
 	if err := v.setDefaults(&cfg); err != nil {
@@ -151,10 +152,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 }
 
 func (v *Verifier) setDefaults(cfg *VerifierConfig) error {
-	if err := checkURL(cfg.Issuer); err != nil {
+	var err error
+	if v.issuer, err = baseurl.Normalize(cfg.Issuer); err != nil {
 		return &fieldError{"Issuer", err.Error()}
 	}
-	if err := checkURL(cfg.Audience); err != nil {
+	if v.audience, err = baseurl.Normalize(cfg.Audience); err != nil {
 		return &fieldError{"Audience", err.Error()}
 	}
 	if cfg.ClockSkew < 0 {
@@ -167,7 +169,7 @@ func (v *Verifier) setDefaults(cfg *VerifierConfig) error {
 		v.skew = DefaultClockSkew
 	}
 	if v.realm == "" {
-		v.realm = cfg.Audience
+		v.realm = v.audience
 	}
 	if v.log == nil {
 		v.log = slog.Default()
@@ -179,7 +181,6 @@ func (v *Verifier) setDefaults(cfg *VerifierConfig) error {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	var err error
 	if v.algs, err = algorithms(cfg.Algorithms); err != nil {
 		return err
 	}
@@ -413,15 +414,18 @@ func isAccessTokenType(typ string) bool {
 	return typ == "at+jwt"
 }
 
+// isAudience reports whether aud names this FHIR server.
+func (v *Verifier) isAudience(aud string) bool { return baseurl.Same(aud, v.audience) }
+
 // checkClaims applies the claim rules shared by local verification and
 // introspection and builds the cache entry.
 func (v *Verifier) checkClaims(tc *tokenClaims, now time.Time) (*cacheEntry, error) {
 	n := now.UnixNano()
 	skew := v.skew.Nanoseconds()
 	switch {
-	case tc.Issuer != v.issuer:
+	case !baseurl.Same(tc.Issuer, v.issuer):
 		return nil, invalid("iss %q", tc.Issuer)
-	case !slices.Contains(tc.Audience, v.audience):
+	case !slices.ContainsFunc(tc.Audience, v.isAudience):
 		return nil, invalid("aud %q", []string(tc.Audience))
 	case tc.Expiry == 0:
 		return nil, invalid("no exp")

@@ -87,15 +87,21 @@ func signToken(t testing.TB, key crypto.Signer, alg jose.SignatureAlgorithm, kid
 	return raw
 }
 
-// newTestVerifier builds a Verifier for the tokens signed with
-// testECKey and testRSAKey, adjusted by edit.
-func newTestVerifier(t testing.TB, edit func(*VerifierConfig)) *Verifier {
-	t.Helper()
-	cfg := VerifierConfig{
+// testVerifierConfig trusts the tokens signed with testECKey and
+// testRSAKey.
+func testVerifierConfig() VerifierConfig {
+	return VerifierConfig{
 		Issuer: testIssuer, Audience: testAudience,
 		PublicKeys: []crypto.PublicKey{testECKey().Public(), testRSAKey().Public()},
 		Logger:     slog.New(slog.DiscardHandler),
 	}
+}
+
+// newTestVerifier builds a Verifier for the tokens signed with
+// testECKey and testRSAKey, adjusted by edit.
+func newTestVerifier(t testing.TB, edit func(*VerifierConfig)) *Verifier {
+	t.Helper()
+	cfg := testVerifierConfig()
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/internal/testutil"
 	"github.com/fhirkit/smart/middleware"
@@ -43,9 +44,9 @@ var signIn = handlers.AuthenticatorFunc(func(w http.ResponseWriter, r *http.Requ
 // careTeam is the patient-access policy: the clinician's patients.
 type careTeam struct{}
 
-var testPatients = []handlers.PatientSummary{{ID: "pat-1", Name: "Amy Shaw"}, {ID: "pat-2", Name: "Daniel Adams"}, {ID: "pat-3", Name: "Maria Lopez"}}
+var testPatients = []access.Patient{{ID: "pat-1", Name: "Amy Shaw"}, {ID: "pat-2", Name: "Daniel Adams"}, {ID: "pat-3", Name: "Maria Lopez"}}
 
-func (careTeam) visible(u *handlers.User) []string {
+func (careTeam) visible(u access.User) []string {
 	switch u.FHIRUser {
 	case "Patient/pat-1":
 		return []string{"pat-1"}
@@ -55,8 +56,8 @@ func (careTeam) visible(u *handlers.User) []string {
 	return nil
 }
 
-func (c careTeam) Patients(_ context.Context, u *handlers.User, _ string, limit int) ([]handlers.PatientSummary, error) {
-	var out []handlers.PatientSummary
+func (c careTeam) Patients(_ context.Context, u access.User, _ string, limit int) ([]access.Patient, error) {
+	var out []access.Patient
 	for _, p := range testPatients {
 		if slices.Contains(c.visible(u), p.ID) && len(out) < limit {
 			out = append(out, p)
@@ -65,7 +66,7 @@ func (c careTeam) Patients(_ context.Context, u *handlers.User, _ string, limit 
 	return out, nil
 }
 
-func (c careTeam) CanAccessPatient(_ context.Context, u *handlers.User, id string) (bool, error) {
+func (c careTeam) CanAccessPatient(_ context.Context, u access.User, id string) (bool, error) {
 	return slices.Contains(c.visible(u), id), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/scope"
 )
@@ -20,7 +21,7 @@ type tokenView struct {
 	shell
 	Scopes   []scopeChoice
 	Extra    string // other scopes, space-separated
-	Patients []handlers.PatientSummary
+	Patients []access.Patient
 	Patient  string
 	TTL      string // "15 minutes"
 	Result   *tokenResult

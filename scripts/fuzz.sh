@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the module for a fixed budget each, one after
+# Runs every fuzz target of the workspace for a fixed budget each, one after
 # another (go test -fuzz takes one target at a time), and stops at the
 # first crash. The crashing input is left in that package's
 # testdata/fuzz/<Target>/ directory: commit it as a regression seed with
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${FUZZTIME:-2m}
-packages=("${@:-./...}")
+packages=("${@:-github.com/fhirkit/smart/...}") # every module of go.work
 
 targets=$(go test -list '^Fuzz' "${packages[@]}" 2>/dev/null | awk '
 	/^Fuzz/ { names = names " " $1; next }

@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/fhirkit/smart/handlers"
-	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
 // resources is the stub's content.
@@ -39,9 +39,8 @@ var resourceTypePattern = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
 // or patient reference names ("Patient/pat-1"). The test fails on
 // anything else.
 //
-// The stub is behind the real bearer verification and FHIR enforcement
-// (middleware.Verifier, middleware.FHIREnforcer with the fake's
-// PatientAccess), so a request a token does not allow is refused as a
+// The stub is behind the kit's real protection stack (middleware.Protect
+// with the fake's PatientAccess), so a request a token does not allow is refused as a
 // real server would refuse it: 401 without a valid token, 403
 // insufficient_scope when the scopes fall short or the request leaves
 // the token's patient. It serves, for any resource type:
@@ -84,7 +83,7 @@ func (s *Server) AddResource(t TB, resourceJSON string) {
 	switch {
 	case head.ResourceType == "Patient":
 		r.patient = head.ID
-	case middleware.InPatientCompartment(head.ResourceType):
+	case fhir.InPatientCompartment(head.ResourceType):
 		for _, ref := range []*struct {
 			Reference string `json:"reference"`
 		}{head.Subject, head.Patient} {

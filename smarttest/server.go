@@ -20,6 +20,7 @@ import (
 
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/middleware/fhir"
 	"github.com/fhirkit/smart/store/memory"
 )
 
@@ -64,7 +65,7 @@ type Server struct {
 	audit   *auditLog
 	faults  faults
 	fhir    *resources
-	enforce *middleware.FHIREnforcer
+	fhirAPI http.Handler // the FHIR stub behind the real protection stack
 
 	queueMu sync.Mutex
 	queue   []person // scripts of the next authorizations
@@ -113,7 +114,8 @@ type options struct {
 // FHIRBaseURL, Store, SigningKeys, Authenticator, PatientAccess,
 // Sessions and AuthorizeLaunch. Replacement Pages must keep the built-in
 // pages' form fields, which the scripted person reads. ConsentTTL is
-// negative (never remembered) unless f sets it.
+// negative (never remembered) unless f sets it, and Outbound admits
+// loopback, where a test's own jwks_uri servers listen, unless f sets it.
 func WithConfig(f func(*handlers.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, f) }
 }
@@ -172,15 +174,11 @@ func NewServer(t TB, opts ...Option) *Server {
 		s.log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: dropTime}))
 	}
 	s.cfg = s.config(o.configure)
-	s.enforce, err = middleware.NewFHIREnforcer(middleware.EnforcerConfig{
-		Base:            fhirPath,
-		ResourcePatient: s.fhir.patientOf,
-		PatientAccess:   s.PatientAccess(),
-		Logger:          s.log,
-	})
+	protect, err := s.protection(middleware.Config{FHIR: fhir.Config{ResourcePatient: s.fhir.patientOf}})
 	if err != nil {
 		t.Fatalf("smarttest: %v", err)
 	}
+	s.fhirAPI = protect(fhirStub{s.fhir, s.base + fhirPath})
 	st, err := s.build(keys)
 	if err != nil {
 		t.Fatalf("smarttest: %v", err)
@@ -193,7 +191,9 @@ func NewServer(t TB, opts ...Option) *Server {
 
 // config is the authorization server's configuration, keys aside.
 func (s *Server) config(configure []func(*handlers.Config)) handlers.Config {
-	cfg := handlers.Config{Logger: s.log, ConsentTTL: -1}
+	// The fake runs on loopback, and so do the key servers of the test's
+	// backend clients (httptest servers): their jwks_uri is admitted.
+	cfg := handlers.Config{Logger: s.log, ConsentTTL: -1, Outbound: handlers.OutboundPolicy{AllowLoopback: true}}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -202,7 +202,7 @@ func (s *Server) config(configure []func(*handlers.Config)) handlers.Config {
 	cfg.Store = s.store
 	cfg.Audit = s.audit
 	cfg.Authenticator = handlers.AuthenticatorFunc(s.authenticate)
-	cfg.PatientAccess = pickerAccess{s.dir}
+	cfg.PatientAccess = s.PatientAccess()
 	cfg.AuthorizeLaunch = s.authorizeLaunch
 	cfg.Sessions = newSessions(s.sessionStore)
 	return cfg
@@ -241,7 +241,7 @@ func (s *Server) build(keys []handlers.SigningKey) (*state, error) {
 	mux := http.NewServeMux()
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
-	mux.Handle(fhirPath+"/", verifier.Middleware(s.enforce.Middleware(fhirStub{s.fhir, s.base + fhirPath})))
+	mux.Handle(fhirPath+"/", s.fhirAPI)
 	return &state{auth: auth, keys: keys, verifier: verifier, mux: mux}, nil
 }
 

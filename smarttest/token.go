@@ -3,9 +3,11 @@ package smarttest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/middleware"
 )
@@ -128,21 +130,52 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 	})
 }
 
-// ProtectFHIR wraps h, FHIR routes of the test's own, with the real token
-// verification and FHIR-aware scope enforcement (middleware.FHIREnforcer)
-// configured by cfg; a nil cfg.PatientAccess is the fake's. Set cfg.Base
-// to the path h serves the FHIR base at.
-func (s *Server) ProtectFHIR(t TB, cfg middleware.EnforcerConfig, h http.Handler) http.Handler {
+// ProtectFHIR wraps h, FHIR routes of the test's own, with the kit's
+// whole resource-side stack (middleware.Protect: CORS, token
+// verification, FHIR-aware scope enforcement) trusting this server's
+// tokens, configured by cfg. The fake fills in the verifier's trust
+// (issuer, audience, keys that follow RotateKeys, revocations), CORS's
+// client lookup and, when cfg.PatientAccess is nil, its own policy. Set
+// cfg.BasePath to the path h serves the FHIR base at, if not /fhir.
+func (s *Server) ProtectFHIR(t TB, cfg middleware.Config, h http.Handler) http.Handler {
 	t.Helper()
-	if cfg.PatientAccess == nil {
-		cfg.PatientAccess = s.PatientAccess()
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = s.log
-	}
-	e, err := middleware.NewFHIREnforcer(cfg)
+	protect, err := s.protection(cfg)
 	if err != nil {
 		fatalf(t, "ProtectFHIR: %v", err)
 	}
-	return s.Protect(e.Middleware(h))
+	return protect(h)
+}
+
+// protection is middleware.Protect trusting this server: its issuer and
+// audience, a key set that follows RotateKeys, its revocations and
+// clients, and its patient-access policy unless cfg names one.
+func (s *Server) protection(cfg middleware.Config) (func(http.Handler) http.Handler, error) {
+	if cfg.Server != nil || cfg.Verifier.Issuer != "" || cfg.Verifier.Audience != "" {
+		return nil, fmt.Errorf("leave Server, Verifier.Issuer and Verifier.Audience unset: they are the fake's")
+	}
+	v := &cfg.Verifier
+	v.Issuer, v.Audience, v.KeySet, v.Revocations = s.Issuer(), s.FHIRBaseURL(), currentKeys{s}, s.store
+	if v.Logger == nil {
+		v.Logger = s.log
+	}
+	if v.Now == nil {
+		v.Now = s.cfg.Now
+	}
+	if cfg.CORS.Clients == nil && cfg.CORS.AllowOrigin == nil {
+		cfg.CORS.Clients = s.store
+	}
+	if cfg.PatientAccess == nil {
+		cfg.PatientAccess = s.PatientAccess()
+	}
+	return middleware.Protect(cfg)
+}
+
+// currentKeys is the key set of the server's current signing keys, so a
+// verifier built once follows RotateKeys.
+type currentKeys struct{ s *Server }
+
+// VerifySignature implements go-oidc's KeySet.
+func (k currentKeys) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	ks := &oidc.StaticKeySet{PublicKeys: publicKeys(k.s.state.Load().keys)}
+	return ks.VerifySignature(ctx, jwt)
 }

@@ -143,7 +143,7 @@ func TestProtectFHIRShowsScopeMistakes(t *testing.T) {
 	routes := http.NewServeMux()
 	routes.HandleFunc("GET /r4/Observation", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"resourceType":"Bundle"}`)) })
 	routes.HandleFunc("GET /r4/Patient/{id}", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"resourceType":"Patient"}`)) })
-	h := srv.ProtectFHIR(t, middleware.EnforcerConfig{Base: "/r4"}, routes)
+	h := srv.ProtectFHIR(t, middleware.Config{BasePath: "/r4"}, routes)
 	tests := []struct {
 		name       string
 		url        string
@@ -166,8 +166,8 @@ func TestProtectFHIRShowsScopeMistakes(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, status, body)
 		})
 	}
-	msg := fatalOf(func(tb smarttest.TB) { srv.ProtectFHIR(tb, middleware.EnforcerConfig{Base: "r4"}, routes) })
-	assert.Contains(t, msg, "Base must be a path starting with /")
+	msg := fatalOf(func(tb smarttest.TB) { srv.ProtectFHIR(tb, middleware.Config{BasePath: "r4"}, routes) })
+	assert.Contains(t, msg, "BasePath \"r4\" must start with /")
 }
 
 func TestRemoteVerifierOnJWKSURL(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
-	"github.com/fhirkit/smart/middleware"
 )
 
 // directory is the fake EHR's people: its users, each with the patients
@@ -128,19 +128,32 @@ func (d *directory) name(id string) string {
 	return id
 }
 
-// pickerAccess is the patient-access policy as the authorization server
-// asks it: the picker's list, and whether a user may be given a
-// patient's context.
-type pickerAccess struct{ dir *directory }
+// directoryAccess is the fake's patient-access policy, one value for
+// both halves: the authorization server's picker and launch checks, and
+// the FHIR enforcement of the stub and ProtectFHIR. A user is known by
+// fhirUser (relative, or absolute under the FHIR base), else by subject.
+type directoryAccess struct {
+	dir      *directory
+	fhirBase string
+}
 
-// Patients implements handlers.PatientAccess.
-func (a pickerAccess) Patients(_ context.Context, u *handlers.User, query string, limit int) ([]handlers.PatientSummary, error) {
-	known := a.dir.bySubject[u.Subject]
+var _ access.Policy = directoryAccess{}
+
+func (a directoryAccess) user(u access.User) *user {
+	if u.FHIRUser == "" {
+		return a.dir.bySubject[u.Subject]
+	}
+	return a.dir.byFHIRUser[strings.TrimPrefix(u.FHIRUser, a.fhirBase+"/")]
+}
+
+// Patients implements access.Policy.
+func (a directoryAccess) Patients(_ context.Context, u access.User, query string, limit int) ([]access.Patient, error) {
+	known := a.user(u)
 	if known == nil {
 		return nil, nil
 	}
 	q := strings.ToLower(query)
-	var out []handlers.PatientSummary
+	var out []access.Patient
 	for _, id := range known.patients {
 		name := a.dir.name(id)
 		if q != "" && !strings.Contains(strings.ToLower(name+" "+id), q) {
@@ -149,37 +162,20 @@ func (a pickerAccess) Patients(_ context.Context, u *handlers.User, query string
 		if len(out) == limit {
 			break
 		}
-		out = append(out, handlers.PatientSummary{ID: id, Name: name})
+		out = append(out, access.Patient{ID: id, Name: name})
 	}
 	return out, nil
 }
 
-// CanAccessPatient implements handlers.PatientAccess.
-func (a pickerAccess) CanAccessPatient(_ context.Context, u *handlers.User, patientID string) (bool, error) {
-	known := a.dir.bySubject[u.Subject]
+// CanAccessPatient implements access.Policy.
+func (a directoryAccess) CanAccessPatient(_ context.Context, u access.User, patientID string) (bool, error) {
+	known := a.user(u)
 	return known != nil && slices.Contains(known.patients, patientID), nil
 }
 
-// resourceAccess is the same policy as the FHIR enforcer asks it, of a
-// token: its fhirUser (relative, or absolute under the FHIR base) names
-// the user, or else its sub does.
-type resourceAccess struct {
-	dir      *directory
-	fhirBase string
-}
-
-// CanAccessPatient implements middleware.PatientAccess.
-func (a resourceAccess) CanAccessPatient(_ context.Context, c *middleware.Claims, patientID string) (bool, error) {
-	known := a.dir.byFHIRUser[strings.TrimPrefix(c.FHIRUser, a.fhirBase+"/")]
-	if known == nil && c.FHIRUser == "" {
-		known = a.dir.bySubject[c.Subject]
-	}
-	return known != nil && slices.Contains(known.patients, patientID), nil
-}
-
-// PatientAccess is the fake's patient-access policy as package
-// middleware asks it (the users WithUser and the defaults describe), for
-// a FHIREnforcer of the test's own. The FHIR stub and ProtectFHIR use it.
-func (s *Server) PatientAccess() middleware.PatientAccess {
-	return resourceAccess{dir: s.dir, fhirBase: s.FHIRBaseURL()}
+// PatientAccess is the fake's patient-access policy (the users WithUser
+// and the defaults describe), the one both its authorization server and
+// its FHIR stub use, for a protection stack of the test's own.
+func (s *Server) PatientAccess() access.Policy {
+	return directoryAccess{dir: s.dir, fhirBase: s.FHIRBaseURL()}
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fhirkit/smart/middleware"
+	"github.com/fhirkit/smart/access"
 )
 
 // The demo's users, by their fhirUser.
@@ -15,22 +15,26 @@ const (
 )
 
 // demoAccess is the demo's patient-access policy: which patients each
-// user may see. The FHIR enforcer asks it for user/ scopes, and the
-// patient picker of a standalone launch lists PatientsOf the user.
+// user may see. One value serves both halves of the kit: the
+// authorization server lists a user's patients in the picker and vets
+// launch contexts with it, and the FHIR enforcement asks it for user/
+// scopes.
 type demoAccess struct {
 	fhirBase string              // so an absolute fhirUser URL is understood too
 	patients map[string][]string // fhirUser (Type/id) -> patient ids, read-only
+	data     *fhirData           // the patients' names, for the picker
 }
 
-var _ middleware.PatientAccess = (*demoAccess)(nil)
+var _ access.Policy = (*demoAccess)(nil)
 
-func newDemoAccess(fhirBase string) *demoAccess {
+func newDemoAccess(fhirBase string, data *fhirData) *demoAccess {
 	return &demoAccess{
 		fhirBase: strings.TrimSuffix(fhirBase, "/"),
 		patients: map[string][]string{
 			fhirUserPatient:   {"pat-1"},
 			fhirUserClinician: {"pat-1", "pat-2"},
 		},
+		data: data,
 	}
 }
 
@@ -40,13 +44,28 @@ func (a *demoAccess) PatientsOf(fhirUser string) []string {
 	return slices.Clone(a.patients[a.relative(fhirUser)])
 }
 
-// CanAccessPatient implements middleware.PatientAccess: the token's
-// fhirUser may see patientID.
-func (a *demoAccess) CanAccessPatient(_ context.Context, c *middleware.Claims, patientID string) (bool, error) {
-	if c == nil {
-		return false, nil
+// CanAccessPatient implements access.Policy: the user may see
+// patientID.
+func (a *demoAccess) CanAccessPatient(_ context.Context, u access.User, patientID string) (bool, error) {
+	return slices.Contains(a.patients[a.relative(u.FHIRUser)], patientID), nil
+}
+
+// Patients implements access.Policy: the patients u may see whose name
+// or id contains query.
+func (a *demoAccess) Patients(_ context.Context, u access.User, query string, limit int) ([]access.Patient, error) {
+	q := strings.ToLower(query)
+	var out []access.Patient
+	for _, id := range a.patients[a.relative(u.FHIRUser)] {
+		name := a.data.patientName(id)
+		if q != "" && !strings.Contains(strings.ToLower(name+" "+id), q) {
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		out = append(out, access.Patient{ID: id, Name: name})
 	}
-	return slices.Contains(a.patients[a.relative(c.FHIRUser)], patientID), nil
+	return out, nil
 }
 
 // relative turns fhirUser into Type/id: SMART lets it be an absolute URL

@@ -8,8 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
+
+	// The database/sql drivers of the -store DSNs: sqlstore imports none.
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
 
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
@@ -57,11 +64,17 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		closeStore()
 		return nil, err
 	}
-	sweepCtx, stopSweeping := context.WithCancel(ctx)
-	go store.Sweep(sweepCtx, st, sweepInterval, log)
-	closeAll := func() error { stopSweeping(); stopSessions(); return closeStore() }
 	data := newDemoData()
-	access := personAccess{rule: newDemoAccess(fhirBase), data: data}
+	exports, err := newExporter(exporterConfig{Data: data, FHIRBase: fhirBase, Pace: o.exportPace, Logger: log})
+	if err != nil {
+		stopSessions()
+		closeStore()
+		return nil, err
+	}
+	stopSweeping := startSweeper(ctx, st, log)
+	// The shutdown order (shutdown.go): background work first, the store last.
+	closeAll := func() error { exports.Close(); stopSweeping(); stopSessions(); return closeStore() }
+	policy := newDemoAccess(fhirBase, data)
 	auth, err := handlers.New(handlers.Config{
 		Issuer:                base + "/auth",
 		FHIRBaseURL:           fhirBase,
@@ -70,24 +83,24 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 		AuthorizeRegistration: adminGate(adminToken),
 		AuthorizeLaunch:       adminGate(adminToken),
 		Authenticator:         passwords,
-		PatientAccess:         access,
+		PatientAccess:         policy,
 		Sessions:              sessions,
 		Logger:                log,
+		// Served on loopback, the demo is on a developer's machine, where
+		// backend clients' jwks_uri servers run on loopback too; anywhere
+		// else it fetches jwks_uri documents from public addresses only.
+		Outbound: handlers.OutboundPolicy{AllowLoopback: isLoopbackURL(base)},
 	})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	fhirAPI, err := newFHIRAPI(fhirAPIConfig{
-		Issuer:      auth.Issuer(),
-		FHIRBase:    auth.FHIRBaseURL(),
-		SigningKeys: keys,
-		Revocations: st,
-		Data:        data,
-		Access:      newDemoAccess(auth.FHIRBaseURL()),
-		Clients:     st,
-		Logger:      log,
-	})
+	fhirAPI, err := newFHIRAPI(auth, data, policy, exports, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	jobs, err := newJobGuard(auth, data, policy, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -101,14 +114,32 @@ func newApp(ctx context.Context, o options, adminToken string, log *slog.Logger)
 	auth.Mount(mux)
 	mux.Handle("GET "+fhirPath+"/metadata", capabilityStatement(auth))
 	mux.Handle(fhirPath+"/", fhirAPI)
+	exports.mountJobs(mux, jobs) // more specific than fhirPath+"/": outside the FHIR grammar
 	dev, err := newPortal(auth, log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{auth: auth, clients: st, access: access, owner: dev.Owner, log: log}))
+	mux.Handle("GET /ehr", auth.RequireLogin(ehrPage{
+		auth: auth, clients: st, owner: dev.Owner, data: data, launchURL: base + ehrLaunchPath, log: log,
+	}))
+	mux.Handle("POST "+ehrLaunchPath, ehrLaunch{auth: auth, data: data})
 	mux.Handle(dev.Path()+"/", auth.RequireLogin(dev))
 	return &app{handler: mux, fhirBase: fhirBase, close: closeAll}, nil
+}
+
+// isLoopbackURL reports whether u is an http(s) URL on localhost or a
+// loopback IP address.
+func isLoopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Unmap().IsLoopback()
+	}
+	return host == "localhost"
 }
 
 // openStore opens the -store DSN: memory, or a SQL database.
@@ -175,9 +206,11 @@ func capabilityStatement(auth *handlers.Server) http.Handler {
 					resource("Patient", "read", "search-type"),
 					resource("Observation", "read", "search-type"),
 					resource("Practitioner", "read"),
+					resource("Encounter", "read", "search-type"),
 				},
 			}},
 		}
+		addBulkDataCapabilities(cs)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_ = json.NewEncoder(w).Encode(cs)

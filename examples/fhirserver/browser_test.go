@@ -95,6 +95,7 @@ func TestBrowserLaunches(t *testing.T) {
 		b.signIn("clinician", "clinician", "")
 		b.waitFor("the EHR page", hasButtons("Launch"))
 		b.choose("Patient", patientLabel("pat-1"))
+		b.choose("Encounter", "Check-up on 2025-12-01, "+names.patientName("pat-1")+" (enc-1)")
 		b.choose("App", testAppName)
 		b.press("Launch")
 		consent := b.waitFor("the consent page", hasButtons("Allow", "Deny"))
@@ -103,7 +104,10 @@ func TestBrowserLaunches(t *testing.T) {
 		res := b.waitForApp(d.app)
 		b.require(res.hasLine("launch: ehr"), "the app was launched by the EHR")
 		b.require(res.hasLine("patient: pat-1"), "the app got the launch's patient")
+		b.require(res.hasLine("encounter: enc-1"), "the app got the launch's encounter")
+		b.require(res.hasLine("need_patient_banner: false"), "the token response says the EHR shows the banner")
 		b.require(res.hasLine("fhir read: 200"), "the FHIR read answered 200")
+		b.require(res.hasLine("encounter read: 200"), "the encounter read answered 200")
 	})
 }
 

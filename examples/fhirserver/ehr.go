@@ -5,36 +5,52 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
 )
 
 // ehrPage is a tiny EHR screen: the signed-in clinician picks one of
-// their patients and an app, and launches it (SMART EHR launch). The form
-// posts to the kit's launch endpoint with the session's CSRF token.
+// their patients, perhaps one of the patient's encounters, and an app,
+// and launches it (SMART EHR launch). The form posts, with the session's
+// CSRF token, to launchURL (ehrLaunch at ehrLaunchPath), which hands it
+// to the kit's launch endpoint once the encounter is known to be the
+// patient's.
 type ehrPage struct {
-	auth    *handlers.Server
-	clients store.ClientStore
-	access  personAccess
-	owner   func(*handlers.User) string // whose clients are the user's own: the portal's
-	log     *slog.Logger
+	auth      *handlers.Server
+	clients   store.ClientStore
+	owner     func(*handlers.User) string // whose clients are the user's own: the portal's
+	data      *fhirData                   // the patients' encounters
+	launchURL string
+	log       *slog.Logger
 }
+
+// ehrLaunchPath is where the EHR page's launch form posts.
+const ehrLaunchPath = "/ehr/launch"
 
 // ehrView is what the template shows.
 type ehrView struct {
-	User      *handlers.User
-	Patients  []handlers.PatientSummary
-	Apps      []*store.Client
-	LaunchURL string
-	LogoutURL string
-	CSRFToken string
+	User       *handlers.User
+	Patients   []access.Patient
+	Encounters []ehrEncounter
+	Apps       []*store.Client
+	LaunchURL  string
+	LogoutURL  string
+	CSRFToken  string
+}
+
+// ehrEncounter is one encounter the page offers, under its patient.
+type ehrEncounter struct {
+	ID, Label, Patient string
 }
 
 func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := handlers.SignedInUser(r)
-	patients, err := p.access.Patients(r.Context(), u, "", 100)
+	patients, err := p.auth.Patients(r.Context(), u, "", 100)
 	if err != nil {
 		p.fail(w, "list patients", err)
 		return
@@ -49,9 +65,57 @@ func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = ehrTemplate.Execute(w, ehrView{
-		User: u, Patients: patients, Apps: apps, LaunchURL: p.auth.LaunchURL(),
+		User: u, Patients: patients, Encounters: p.encountersOf(patients), Apps: apps, LaunchURL: p.launchURL,
 		LogoutURL: p.auth.LogoutURL(), CSRFToken: p.auth.CSRFToken(r),
 	})
+}
+
+// encountersOf lists the encounters of patients, in the patients' order.
+func (p ehrPage) encountersOf(patients []access.Patient) []ehrEncounter {
+	var out []ehrEncounter
+	all := p.data.allEncounters()
+	for _, pt := range patients {
+		for _, e := range all {
+			if e.patientID() == pt.ID {
+				day, _, _ := strings.Cut(e.Period.Start, "T")
+				label := e.Type[0].Text + " on " + day + ", " + pt.Name + " (" + e.ID + ")"
+				out = append(out, ehrEncounter{ID: e.ID, Label: label, Patient: pt.ID})
+			}
+		}
+	}
+	return out
+}
+
+// ehrLaunch takes the EHR page's launch form to the kit's launch
+// endpoint, after checking what the kit cannot know: that the encounter,
+// when one is chosen, is the chosen patient's. An app launched in one
+// patient's context must not be handed another patient's encounter.
+type ehrLaunch struct {
+	auth *handlers.Server // its launch endpoint takes the form on
+	data *fhirData
+}
+
+func (l ehrLaunch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "The launch form could not be read.", http.StatusBadRequest)
+		return
+	}
+	if id := r.PostForm.Get("encounter"); id != "" {
+		e, ok := l.data.encounter(id)
+		if !ok || e.patientID() != r.PostForm.Get("patient") {
+			http.Error(w, "The encounter is not one of the chosen patient's.", http.StatusBadRequest)
+			return
+		}
+	}
+	launch, err := url.Parse(l.auth.LaunchURL())
+	if err != nil {
+		http.Error(w, "The launch endpoint is misconfigured.", http.StatusInternalServerError)
+		return
+	}
+	r = r.Clone(r.Context())
+	r.URL.Path = launch.Path
+	l.auth.ServeHTTP(w, r)
 }
 
 // launchableApps are the registered apps with an EHR-launch URL: those
@@ -105,6 +169,11 @@ form + form button { background: transparent; color: #1f5fae; }
 <label for="patient">Patient</label>
 <select id="patient" name="patient">
 {{range .Patients}}<option value="{{.ID}}">{{.Name}} ({{.ID}})</option>
+{{end}}</select>
+<label for="encounter">Encounter</label>
+<select id="encounter" name="encounter">
+<option value="">None</option>
+{{range .Encounters}}<option value="{{.ID}}">{{.Label}}</option>
 {{end}}</select>
 <label for="client_id">App</label>
 <select id="client_id" name="client_id">

@@ -96,13 +96,7 @@ type observationResource struct {
 
 // patientID returns the id of the patient the observation is about, or
 // "" when its subject is not a patient.
-func (o *observationResource) patientID() string {
-	id, _ := strings.CutPrefix(o.Subject.Reference, "Patient/")
-	if id == o.Subject.Reference {
-		return ""
-	}
-	return id
-}
+func (o *observationResource) patientID() string { return subjectPatient(o.Subject) }
 
 // fhirData holds the demo's FHIR resources by id. It is safe for
 // concurrent use; the resources it returns are shared and read-only.
@@ -111,6 +105,7 @@ type fhirData struct {
 	patients      map[string]*patientResource
 	practitioners map[string]*practitionerResource
 	observations  map[string]*observationResource
+	encounters    map[string]*encounterResource
 }
 
 // newDemoData returns the store of FHIR resources, seeded.
@@ -119,6 +114,7 @@ func newDemoData() *fhirData {
 		patients:      map[string]*patientResource{},
 		practitioners: map[string]*practitionerResource{},
 		observations:  map[string]*observationResource{},
+		encounters:    map[string]*encounterResource{},
 	}
 	d.seed()
 	return d
@@ -137,6 +133,9 @@ func (d *fhirData) seed() {
 	}
 	for _, o := range demoObservations() {
 		d.observations[o.ID] = o
+	}
+	for _, e := range demoEncounters() {
+		d.encounters[e.ID] = e
 	}
 }
 
@@ -161,7 +160,14 @@ func (d *fhirData) observation(id string) (*observationResource, bool) {
 	return o, ok
 }
 
-// allPatients and allObservations return every resource of the type,
+func (d *fhirData) encounter(id string) (*encounterResource, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e, ok := d.encounters[id]
+	return e, ok
+}
+
+// allPatients, allObservations and allEncounters return every resource of the type,
 // ordered by id so that searches answer in a stable order.
 func (d *fhirData) allPatients() []*patientResource {
 	d.mu.RLock()
@@ -173,6 +179,12 @@ func (d *fhirData) allObservations() []*observationResource {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return sortedByID(d.observations)
+}
+
+func (d *fhirData) allEncounters() []*encounterResource {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return sortedByID(d.encounters)
 }
 
 func sortedByID[R any](m map[string]R) []R {
@@ -204,6 +216,10 @@ func (d *fhirData) resourcePatient(resourceType, id string) string {
 	case "Observation":
 		if o, ok := d.observation(id); ok {
 			return o.patientID()
+		}
+	case "Encounter":
+		if e, ok := d.encounter(id); ok {
+			return e.patientID()
 		}
 	}
 	return ""

@@ -12,6 +12,7 @@ func snapshot(t *testing.T, d *fhirData) string {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"patients": d.allPatients(), "observations": d.allObservations(), "practitioner": d.practitioners,
+		"encounters": d.allEncounters(),
 	})
 	require.NoError(t, err)
 	return string(b)
@@ -26,6 +27,7 @@ func TestDemoDataSeedingTwiceChangesNothing(t *testing.T) {
 	assert.Equal(t, before, snapshot(t, newDemoData()), "a fresh start")
 	assert.Len(t, d.allPatients(), 3)
 	assert.Len(t, d.allObservations(), 12)
+	assert.Len(t, d.allEncounters(), 3)
 }
 
 func TestDemoDataHasWhatTheContractPromises(t *testing.T) {
@@ -63,6 +65,21 @@ func TestDemoDataHasWhatTheContractPromises(t *testing.T) {
 			}
 			assert.Positive(t, categories["laboratory"])
 			assert.Positive(t, categories["vital-signs"])
+
+			var encounters int
+			for _, e := range d.allEncounters() {
+				if e.Subject.Reference != "Patient/"+id {
+					continue
+				}
+				encounters++
+				assert.Equal(t, "Encounter", e.ResourceType)
+				assert.Equal(t, "finished", e.Status, e.ID)
+				assert.Equal(t, systemActCode, e.Class.System, e.ID)
+				require.NotEmpty(t, e.Type, e.ID)
+				assert.NotEmpty(t, e.Period.Start, e.ID)
+				assert.Equal(t, id, d.resourcePatient("Encounter", e.ID), "ResourcePatient of %s", e.ID)
+			}
+			assert.Positive(t, encounters, "an EHR launch can name one of the patient's encounters")
 		})
 	}
 	_, ok := d.practitioner("prac-1")
@@ -80,6 +97,8 @@ func TestResourcePatientLooksUpTheStoredResource(t *testing.T) {
 		{"a patient is its own", "Patient", "pat-3", "pat-3"},
 		{"an unknown patient belongs to no one", "Patient", "pat-9", ""},
 		{"a practitioner is in no patient's compartment", "Practitioner", "prac-1", ""},
+		{"an encounter's subject", "Encounter", "enc-3", "pat-3"},
+		{"an unknown encounter belongs to no one", "Encounter", "enc-9", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

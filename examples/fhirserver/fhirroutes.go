@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,78 +10,65 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/fhirkit/smart/handlers"
+	"github.com/fhirkit/smart/access"
 	"github.com/fhirkit/smart/middleware"
-	"github.com/fhirkit/smart/store"
+	"github.com/fhirkit/smart/middleware/fhir"
 )
 
-// fhirAPIConfig is what the protected FHIR routes are built from.
-type fhirAPIConfig struct {
-	Issuer      string // the authorization server's issuer, {base}/auth
-	FHIRBase    string // the FHIR base URL, {base}/fhir: tokens' aud
-	SigningKeys []handlers.SigningKey
-	Revocations store.RevocationStore
-	Data        *fhirData
-	Access      middleware.PatientAccess
-	Clients     store.ClientStore // browser apps may call from their redirect URIs' origins
-	Logger      *slog.Logger
-}
-
 // newFHIRAPI returns the demo's FHIR resource routes, to be mounted at
-// the FHIR base's path plus "/", behind bearer verification and
-// FHIR-aware scope enforcement:
+// the FHIR base's path plus "/", behind the kit's protection stack
+// (CORS, bearer verification against auth's keys, revocations and
+// issuer, FHIR-aware scope enforcement with the demo's access policy):
 //
 //	GET Patient/{id}        GET Patient?_id=...
 //	GET Observation/{id}    GET Observation?patient=...&category=...&code=...
 //	GET Practitioner/{id}
+//	GET Encounter/{id}      GET Encounter?patient=...
+//	GET $export, Patient/$export, Group/{id}/$export (export.go)
 //
 // A user/ search must name one patient (?patient=, ?_id=): the demo does
 // not filter search results by the access policy, so the enforcer
 // refuses the searches that would need it.
-func newFHIRAPI(cfg fhirAPIConfig) (http.Handler, error) {
-	basePath, err := basePathOf(cfg.FHIRBase)
-	if err != nil {
-		return nil, err
-	}
-	var keys []crypto.PublicKey
-	for _, k := range cfg.SigningKeys {
-		keys = append(keys, k.Signer.Public())
-	}
-	verifier, err := middleware.NewVerifier(middleware.VerifierConfig{
-		Issuer:      cfg.Issuer,
-		Audience:    cfg.FHIRBase,
-		PublicKeys:  keys,
-		Revocations: cfg.Revocations,
-		Logger:      cfg.Logger,
+func newFHIRAPI(auth middleware.AuthorizationServer, data *fhirData, policy access.Policy, exports *exporter, log *slog.Logger) (http.Handler, error) {
+	protect, err := middleware.Protect(middleware.Config{
+		Server:        auth,
+		PatientAccess: policy,
+		FHIR:          fhirEnforcement(data),
+		Verifier:      middleware.VerifierConfig{Logger: log},
+		CORS:          middleware.CORSConfig{Logger: log},
 	})
 	if err != nil {
 		return nil, err
 	}
-	enforcer, err := middleware.NewFHIREnforcer(middleware.EnforcerConfig{
-		Base: basePath,
-		ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
-			return cfg.Data.resourcePatient(resourceType, id), nil
-		},
-		PatientAccess: cfg.Access,
-		Logger:        cfg.Logger,
-	})
+	basePath, err := basePathOf(auth.FHIRBaseURL())
 	if err != nil {
 		return nil, err
 	}
-
-	cors, err := middleware.NewCORS(middleware.CORSConfig{Clients: cfg.Clients, Logger: cfg.Logger})
-	if err != nil {
-		return nil, err
-	}
-	api := &fhirAPI{data: cfg.Data, base: strings.TrimSuffix(cfg.FHIRBase, "/"), basePath: basePath}
+	api := &fhirAPI{data: data, base: auth.FHIRBaseURL(), basePath: basePath}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+basePath+"/Patient/{id}", api.readPatient)
 	mux.HandleFunc("GET "+basePath+"/Patient", api.searchPatients)
 	mux.HandleFunc("GET "+basePath+"/Observation/{id}", api.readObservation)
 	mux.HandleFunc("GET "+basePath+"/Observation", api.searchObservations)
 	mux.HandleFunc("GET "+basePath+"/Practitioner/{id}", api.readPractitioner)
+	mux.HandleFunc("GET "+basePath+"/Encounter/{id}", api.readEncounter)
+	mux.HandleFunc("GET "+basePath+"/Encounter", api.searchEncounters)
 	mux.HandleFunc(basePath+"/", api.notSupported)
-	return cors.Middleware(verifier.Middleware(cors.TokenClientMiddleware(enforcer.Middleware(mux)))), nil
+	exports.mountKickOff(mux)
+	return protect(mux), nil
+}
+
+// fhirEnforcement is the demo's FHIR enforcement: resources' patients
+// from the demo data, and the kit's operations with $export. The job URLs
+// of exports (export_authz.go) are judged by an enforcer of the same
+// configuration.
+func fhirEnforcement(data *fhirData) fhir.Config {
+	return fhir.Config{
+		ResourcePatient: func(_ context.Context, resourceType, id string) (string, error) {
+			return data.resourcePatient(resourceType, id), nil
+		},
+		Operations: enforcerOperations(),
+	}
 }
 
 // basePathOf returns the path of the FHIR base URL, without a trailing
@@ -118,6 +104,16 @@ func (a *fhirAPI) readPractitioner(w http.ResponseWriter, r *http.Request) {
 	writeRead(w, "Practitioner", p, ok)
 }
 
+func (a *fhirAPI) readEncounter(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.data.encounter(r.PathValue("id"))
+	writeRead(w, "Encounter", e, ok)
+}
+
+func (a *fhirAPI) searchEncounters(w http.ResponseWriter, r *http.Request) {
+	res, err := search(a.data.allEncounters(), r.URL.Query(), encounterParams(a.base))
+	writeSearch(w, a.base, "Encounter", res, err, func(e *encounterResource) string { return e.ID })
+}
+
 func (a *fhirAPI) searchPatients(w http.ResponseWriter, r *http.Request) {
 	res, err := search(a.data.allPatients(), r.URL.Query(), patientParams())
 	writeSearch(w, a.base, "Patient", res, err, func(p *patientResource) string { return p.ID })
@@ -133,7 +129,7 @@ func (a *fhirAPI) searchObservations(w http.ResponseWriter, r *http.Request) {
 func (a *fhirAPI) notSupported(w http.ResponseWriter, r *http.Request) {
 	typ, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, a.basePath+"/"), "/")
 	switch typ {
-	case "Patient", "Observation", "Practitioner":
+	case "Patient", "Observation", "Practitioner", "Encounter":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "The demo serves only read and search.")
@@ -203,28 +199,36 @@ func writeSearch[R any](w http.ResponseWriter, base, typ string, res searchResul
 	writeFHIR(w, http.StatusOK, b)
 }
 
-// writeFHIR writes v as FHIR JSON. Answers depend on the caller's token,
-// so no cache may keep them.
+// writeFHIR writes v as FHIR JSON.
 func writeFHIR(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		writeOutcome(w, http.StatusInternalServerError, "exception", "The resource could not be encoded.")
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/fhir+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setPrivate(w.Header(), "application/fhir+json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// setPrivate sets the headers of an answer that depends on the caller's
+// token: its content type, and that no cache may keep it nor a browser
+// sniff another type.
+func setPrivate(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
 // writeOutcome answers with an OperationOutcome of one error issue.
 func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
-	writeFHIR(w, status, map[string]any{
+	writeFHIR(w, status, operationOutcome("error", code, diagnostics))
+}
+
+// operationOutcome is an OperationOutcome of one issue.
+func operationOutcome(severity, code, diagnostics string) map[string]any {
+	return map[string]any{
 		"resourceType": "OperationOutcome",
-		"issue": []map[string]string{{
-			"severity": "error", "code": code, "diagnostics": diagnostics,
-		}},
-	})
+		"issue":        []map[string]string{{"severity": severity, "code": code, "diagnostics": diagnostics}},
+	}
 }

@@ -30,10 +30,10 @@ type fhirDemo struct {
 	keys       []handlers.SigningKey
 }
 
-func startFHIRDemo(t *testing.T) *fhirDemo {
+func startFHIRDemo(t *testing.T, args ...string) *fhirDemo {
 	t.Helper()
 	keysFile := filepath.Join(t.TempDir(), "keys.pem")
-	base := startDemo(t, "-store", "memory", "-keys", keysFile)
+	base := startDemo(t, append([]string{"-store", "memory", "-keys", keysFile}, args...)...)
 	data, err := os.ReadFile(keysFile)
 	require.NoError(t, err)
 	keys, err := parseKeys(keysFile, data)
@@ -72,17 +72,32 @@ func signAccessToken(t *testing.T, k handlers.SigningKey, c handlers.AccessToken
 // and gets a system/*.rs token with client_credentials.
 func (d *fhirDemo) backendToken(t *testing.T) (string, *backendClient) {
 	t.Helper()
+	client := d.newBackend(t)
+	return d.tokenFor(t, client, "system/*.rs"), client
+}
+
+// newBackend registers a backend-services client (ES384 key, system/*.rs).
+func (d *fhirDemo) newBackend(t *testing.T) *backendClient {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	require.NoError(t, err)
 	client := &backendClient{key: key}
 	status, reg := client.register(t, d.base+"/auth/register", testAdminToken)
 	require.Equal(t, http.StatusCreated, status, "%v", reg)
+	return client
+}
+
+// tokenFor gets client a token for scope from the token endpoint, with a
+// private_key_jwt assertion.
+func (d *fhirDemo) tokenFor(t *testing.T, client *backendClient, scope string) string {
+	t.Helper()
 	tokenURL := d.base + "/auth/token"
 	status, tok := postForm(t, tokenURL, merge(url.Values{
-		"grant_type": {"client_credentials"}, "scope": {"system/*.rs"},
+		"grant_type": {"client_credentials"}, "scope": {scope},
 	}, client.assertion(t, tokenURL)), "")
 	require.Equal(t, http.StatusOK, status, "%v", tok)
-	return tok["access_token"].(string), client
+	require.ElementsMatch(t, strings.Fields(scope), strings.Fields(tok["scope"].(string)), "the token carries the scope asked for")
+	return tok["access_token"].(string)
 }
 
 type fhirAnswer struct {
@@ -170,6 +185,10 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"patient app: an unknown observation is forbidden, not 404", "patient app", "Observation/nope", 403, nil},
 		{"patient app: an unsupported confining parameter is refused, not ignored", "patient app", "Observation?performer=Patient/pat-1", 400, nil},
 		{"patient scope without a patient claim reads nothing", "patient, no id", "Patient/pat-1", 403, nil},
+		{"patient app reads its encounter", "patient app", "Encounter/enc-1", 200, []string{"enc-1"}},
+		{"patient app searches its encounters", "patient app", "Encounter?patient=pat-1", 200, []string{"enc-1"}},
+		{"patient app: another patient's encounter is forbidden", "patient app", "Encounter/enc-2", 403, nil},
+		{"patient app: an unconfined encounter search is forbidden", "patient app", "Encounter", 403, nil},
 
 		{"patient user reads their record", "patient user", "Patient/pat-1", 200, []string{"pat-1"}},
 		{"patient user reads their observations", "patient user", "Observation?patient=pat-1", 200, pat1Observations},
@@ -187,6 +206,9 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"clinician reads pat-2's lab results", "clinician", "Observation?patient=Patient/pat-2&category=laboratory", 200, []string{"obs-2-glucose", "obs-2-hemoglobin"}},
 		{"clinician reads one of pat-2's observations", "clinician", "Observation/obs-2-glucose", 200, []string{"obs-2-glucose"}},
 		{"clinician reads their own Practitioner", "clinician", "Practitioner/prac-1", 200, []string{"prac-1"}},
+		{"clinician reads pat-2's encounter", "clinician", "Encounter/enc-2", 200, []string{"enc-2"}},
+		{"clinician searches pat-1's encounters", "clinician", "Encounter?patient=Patient/pat-1", 200, []string{"enc-1"}},
+		{"clinician: pat-3's encounter is forbidden", "clinician", "Encounter/enc-3", 403, nil},
 		{"clinician with an absolute fhirUser reads pat-2", "clinician URL", "Patient/pat-2", 200, []string{"pat-2"}},
 		{"clinician: pat-3 is forbidden", "clinician", "Patient/pat-3", 403, nil},
 		{"clinician: pat-3's observations are forbidden", "clinician", "Observation?patient=pat-3", 403, nil},
@@ -200,8 +222,10 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 		{"lab scope reads laboratory observations", "lab only", "Observation?patient=pat-1&category=laboratory", 200, lab1},
 		{"lab scope reads them with the category's system", "lab only",
 			"Observation?patient=pat-1&category=" + url.QueryEscape(systemObservationCategory+"|laboratory"), 200, lab1},
-		{"lab scope: a search without category is forbidden", "lab only", "Observation?patient=pat-1", 403, nil},
-		{"lab scope: vital signs are forbidden", "lab only", "Observation?patient=pat-1&category=vital-signs", 403, nil},
+		{"lab scope: a search without category finds the labs only", "lab only", "Observation?patient=pat-1", 200, lab1},
+		{"lab scope: a search for vital signs finds nothing", "lab only", "Observation?patient=pat-1&category=vital-signs", 200, []string{}},
+		{"lab scope reads a lab observation", "lab only", "Observation/" + lab1[0], 200, lab1[:1]},
+		{"lab scope: a vital-signs observation is forbidden", "lab only", "Observation/obs-1-heart-rate", 403, nil},
 		{"lab scope: another patient's labs are forbidden", "lab only", "Observation?patient=pat-2&category=laboratory", 403, nil},
 		{"lab scope: the Patient resource is forbidden", "lab only", "Patient/pat-1", 403, nil},
 
@@ -215,6 +239,8 @@ func TestFHIRAccessFollowsTheContract(t *testing.T) {
 			[]string{"obs-1-glucose", "obs-2-glucose", "obs-3-glucose"}},
 		{"backend: unknown patient is 404", "backend", "Patient/nope", 404, nil},
 		{"backend: unknown observation is 404", "backend", "Observation/nope", 404, nil},
+		{"backend searches every encounter", "backend", "Encounter", 200, []string{"enc-1", "enc-2", "enc-3"}},
+		{"backend: unknown encounter is 404", "backend", "Encounter/nope", 404, nil},
 		{"backend: an unsupported parameter is 400", "backend", "Patient?name=Shaw", 400, nil},
 	}
 	for _, tt := range tests {
@@ -378,7 +404,7 @@ func TestFHIRPublicAndUnservedPaths(t *testing.T) {
 		assert.Equal(t, "CapabilityStatement", md["resourceType"])
 		resources, _ := json.Marshal(md["rest"].([]any)[0].(map[string]any)["resource"])
 		for _, want := range []string{
-			`{"interaction":[{"code":"read"},{"code":"search-type"}],"type":"Patient"}`,
+			`{"interaction":[{"code":"read"},{"code":"search-type"}],"operation":[{"definition":"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export","name":"export"}],"type":"Patient"}`,
 			`{"interaction":[{"code":"read"},{"code":"search-type"}],"type":"Observation"}`,
 		} {
 			assert.Contains(t, string(resources), want)

@@ -127,13 +127,8 @@ func patientParams() map[string]matcher[*patientResource] {
 // observationParams are the search parameters of Observation. patient
 // is subject restricted to patients; the :Patient modifier says the same.
 func observationParams(fhirBase string) map[string]matcher[*observationResource] {
-	patient := func(o *observationResource, v string) bool {
-		if !strings.Contains(v, "/") {
-			v = "Patient/" + v
-		}
-		return strings.HasPrefix(o.Subject.Reference, "Patient/") && referenceMatches(o.Subject.Reference, v, fhirBase)
-	}
-	subject := func(o *observationResource, v string) bool { return referenceMatches(o.Subject.Reference, v, fhirBase) }
+	subjectOf := func(o *observationResource) reference { return o.Subject }
+	patient, subject := patientMatcher(subjectOf, fhirBase), subjectMatcher(subjectOf, fhirBase)
 	return map[string]matcher[*observationResource]{
 		"_id":             func(o *observationResource, v string) bool { return o.ID == v },
 		"patient":         patient,

@@ -11,7 +11,15 @@
 //
 // The FHIR routes (Patient and Observation read and search, Practitioner
 // read) serve fixed demo data behind the kit's bearer verification and
-// FHIR-aware scope enforcement; see fhirroutes.go and access.go.
+// FHIR-aware scope enforcement; see fhirroutes.go and access.go. Bulk
+// Data exports ($export, system/ scopes) are in export.go.
+//
+// HTTPS: -tls-cert FILE -tls-key FILE serve a certificate of your own;
+// -tls-self-signed makes a development certificate for the base URL's
+// host and keeps it beside the signing keys (tls.go).
+//
+// SIGTERM or SIGINT drains the requests in flight, stops the background
+// work and closes the store, then exits 0 (shutdown.go).
 package main
 
 import (
@@ -32,6 +40,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one ends the process at once.
+	go func() { <-ctx.Done(); stop() }()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "fhirserver:", err)
 		os.Exit(1)
@@ -44,6 +54,12 @@ type options struct {
 	baseURL  string
 	storeDSN string
 	keysFile string
+
+	tlsCert, tlsKey string
+	tlsSelfSigned   bool
+
+	shutdownTimeout time.Duration
+	exportPace      time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,6 +70,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.baseURL, "base-url", "", "public base `URL` (default http://<addr>)")
 	fs.StringVar(&o.storeDSN, "store", "sqlite:smart.db", "store: sqlite:PATH, memory, postgres://..., or mysql://...")
 	fs.StringVar(&o.keysFile, "keys", "", "PEM `file` of signing keys, made on first start (default: beside the SQLite file, or in memory)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with the PEM certificate (chain) in `file`; needs -tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed development certificate, kept beside the signing keys")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM or SIGINT, how long in-flight requests may take to finish")
+	fs.DurationVar(&o.exportPace, "export-pace", 500*time.Millisecond, "how long a Bulk Data export takes over each file, so clients see it in progress")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -63,43 +84,63 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return o, fmt.Errorf("-addr %q: %w", o.addr, err)
 	}
+	if o.shutdownTimeout <= 0 {
+		return o, fmt.Errorf("-shutdown-timeout %s: must be positive", o.shutdownTimeout)
+	}
+	if o.exportPace < 0 {
+		return o, fmt.Errorf("-export-pace %s: must not be negative", o.exportPace)
+	}
+	if err := checkTLSFlags(o); err != nil {
+		return o, err
+	}
 	if o.baseURL == "" {
 		o.baseURL = "http://" + o.addr
+		if o.servesTLS() {
+			o.baseURL = "https://" + o.addr
+		}
 	}
 	return o, nil
 }
 
-// run starts the server and blocks until ctx ends.
+// run starts the server and blocks until ctx ends, then shuts down.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	tlsConfig, tlsAttrs, err := serverTLS(o)
+	if err != nil {
+		return err
+	}
 	app, err := newApp(ctx, o, getenv(adminTokenEnv), log)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return errors.Join(fmt.Errorf("listen: %w", err), app.Close())
 	}
-	srv := &http.Server{Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: app.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig,
+		// Failed handshakes (a scanner, plain HTTP on the TLS port) are
+		// the client's failures: logged, not alarming.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo),
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "fhir_base", app.fhirBase)
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	log.Info("listening", append([]any{"addr", ln.Addr().String(), "fhir_base", app.fhirBase}, tlsAttrs...)...)
 
 	select {
 	case err := <-errc:
-		return err
+		return errors.Join(err, app.Close())
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return shutdown(srv, app, o.shutdownTimeout, context.Cause(ctx), log)
 }

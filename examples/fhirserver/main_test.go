@@ -31,6 +31,14 @@ const testAdminToken = "test-admin-token"
 // returns its base URL once it logs that it is listening.
 func startDemo(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := launchDemo(t, args...)
+	return "http://" + addr
+}
+
+// launchDemo runs the demo in process on a free loopback port with args,
+// and returns its address and log once it logs that it is listening.
+func launchDemo(t *testing.T, args ...string) (string, *testutil.LogBuffer) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -51,9 +59,9 @@ func startDemo(t *testing.T, args ...string) string {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "listening") },
-		10*time.Second, 10*time.Millisecond, "the demo never logged that it listens: %s", logs)
+		time.Minute, 10*time.Millisecond, "the demo never logged that it listens: %s", logs)
 	assert.Contains(t, logs.String(), addr, "the ready line names the address")
-	return "http://" + addr
+	return addr, logs
 }
 
 func getJSON(t *testing.T, u string) map[string]any {
@@ -96,8 +104,14 @@ type backendClient struct {
 
 func (c *backendClient) register(t *testing.T, registrationURL, adminToken string) (int, map[string]any) {
 	t.Helper()
+	return c.registerWith(t, http.DefaultClient, registrationURL, adminToken)
+}
+
+// registerWith is register through hc.
+func (c *backendClient) registerWith(t *testing.T, hc *http.Client, registrationURL, adminToken string) (int, map[string]any) {
+	t.Helper()
 	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: c.key.Public(), KeyID: "k1", Algorithm: "ES384", Use: "sig"}}}
-	status, v := registerClient(t, registrationURL, adminToken, map[string]any{
+	status, v := registerClientWith(t, hc, registrationURL, adminToken, map[string]any{
 		"client_name":                "demo backend",
 		"grant_types":                []string{"client_credentials"},
 		"token_endpoint_auth_method": "private_key_jwt",
@@ -115,6 +129,12 @@ func (c *backendClient) register(t *testing.T, registrationURL, adminToken strin
 // and the answer.
 func registerClient(t *testing.T, registrationURL, adminToken string, metadata map[string]any) (int, map[string]any) {
 	t.Helper()
+	return registerClientWith(t, http.DefaultClient, registrationURL, adminToken, metadata)
+}
+
+// registerClientWith is registerClient through hc.
+func registerClientWith(t *testing.T, hc *http.Client, registrationURL, adminToken string, metadata map[string]any) (int, map[string]any) {
+	t.Helper()
 	body, err := json.Marshal(metadata)
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, registrationURL, bytes.NewReader(body))
@@ -123,7 +143,7 @@ func registerClient(t *testing.T, registrationURL, adminToken string, metadata m
 	if adminToken != "" {
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var v map[string]any

@@ -35,11 +35,15 @@ var sessionTables = map[sqlstore.Dialect][]string{
 // newSessions keeps the sign-in sessions of the login, picker and consent
 // pages where the authorization state lives: in the SQL database when
 // there is one, so a restart or a second replica keeps people signed in;
-// in memory otherwise. The returned func stops the store's cleanup.
+// in memory otherwise. The returned func stops the SQL session store's
+// cleanup goroutine, and returns once it has stopped.
 func newSessions(ctx context.Context, st store.Store, baseURL string) (*scs.SessionManager, func(), error) {
 	secure := strings.HasPrefix(baseURL, "https:")
 	db, ok := st.(*sqlstore.DB)
 	if !ok {
+		// scs's memstore cannot stop its cleanup goroutine without a data
+		// race; it holds nothing outside the process, so it is left to end
+		// with it.
 		return handlers.NewSessionManager(nil, secure), func() {}, nil
 	}
 	for _, stmt := range sessionTables[db.Dialect()] {

@@ -52,8 +52,10 @@ type appResult struct {
 	Error, Description string
 	State, Launch      string
 	Patient, Scope     string
+	Encounter, Banner  string
 	Name               string
 	FHIRStatus         int
+	EncounterStatus    int
 }
 
 func startSMARTTestApp(t *testing.T, fhirBase string) *smartTestApp {
@@ -165,6 +167,10 @@ func (a *smartTestApp) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	res.Patient, _ = tok.Extra("patient").(string)
 	res.Scope, _ = tok.Extra("scope").(string)
+	res.Encounter, _ = tok.Extra("encounter").(string)
+	if banner, ok := tok.Extra("need_patient_banner").(bool); ok {
+		res.Banner = fmt.Sprint(banner)
+	}
 	if res.Patient == "" {
 		res.Error = "the token has no patient context"
 		showResult(w, http.StatusOK, res)
@@ -174,7 +180,26 @@ func (a *smartTestApp) callback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		res.Error = "FHIR read: " + err.Error()
 	}
+	if res.Encounter != "" && err == nil {
+		res.EncounterStatus, err = readStatus(r.Context(), p.fhirBase+"/Encounter/"+url.PathEscape(res.Encounter), tok.AccessToken)
+		if err != nil {
+			res.Error = "FHIR read: " + err.Error()
+		}
+	}
 	showResult(w, http.StatusOK, res)
+}
+
+// readStatus GETs u with the access token and returns the HTTP status.
+func readStatus(ctx context.Context, u, accessToken string) (int, error) {
+	var resource map[string]any
+	err := getJSONInto(ctx, u, accessToken, &resource)
+	if status, ok := errors.AsType[statusError](err); ok {
+		return int(status), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return http.StatusOK, nil
 }
 
 // readPatientName GETs Patient/{id} with the access token and returns the
@@ -212,6 +237,11 @@ func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
 // getJSONInto GETs u, with a bearer token if one is given, and decodes a
 // 200 answer into v.
 func getJSONInto(ctx context.Context, u, bearer string, v any) error {
+	return getJSONWith(ctx, http.DefaultClient, u, bearer, v)
+}
+
+// getJSONWith is getJSONInto through hc.
+func getJSONWith(ctx context.Context, hc *http.Client, u, bearer string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -220,7 +250,7 @@ func getJSONInto(ctx context.Context, u, bearer string, v any) error {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -248,9 +278,12 @@ var resultPage = template.Must(template.New("result").Parse(`<!doctype html>
 {{with .State}}<p>state: {{.}}</p>{{end}}
 {{with .Launch}}<p>launch: {{.}}</p>{{end}}
 {{with .Patient}}<p>patient: {{.}}</p>{{end}}
+{{with .Encounter}}<p>encounter: {{.}}</p>{{end}}
+{{with .Banner}}<p>need_patient_banner: {{.}}</p>{{end}}
 {{with .Scope}}<p>scope: {{.}}</p>{{end}}
 {{with .Name}}<p>name: {{.}}</p>{{end}}
 {{with .FHIRStatus}}<p>fhir read: {{.}}</p>{{end}}
+{{with .EncounterStatus}}<p>encounter read: {{.}}</p>{{end}}
 </body>
 </html>
 `))

@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Dialect names the SQL database behind a *sql.DB handed to [New].
+// Dialect names the SQL database behind a *sql.DB handed to [New], and
+// with it the database/sql driver the package works with: the store reads
+// that driver's error values to tell a duplicate key or a deadlock apart.
 type Dialect string
 
 // The dialects this package speaks.
@@ -29,6 +26,10 @@ const (
 // and the dialect rewrites what must change.
 type dialect struct {
 	name Dialect
+
+	// driver is the database/sql driver name Open uses, and driverImport
+	// the package whose blank import registers it.
+	driver, driverImport string
 
 	// dollar says placeholders are $1, $2, ... instead of ?.
 	dollar bool
@@ -94,7 +95,9 @@ func (d *dialect) rebind(query string) string {
 
 func sqliteDialect() *dialect {
 	return &dialect{
-		name: SQLite,
+		name:         SQLite,
+		driver:       "sqlite",
+		driverImport: "modernc.org/sqlite",
 		types: strings.NewReplacer(
 			"{{KEY}}", "VARCHAR(255)",
 			"{{TEXT}}", "TEXT",
@@ -102,18 +105,15 @@ func sqliteDialect() *dialect {
 			"{{TABLE}}", "",
 		),
 		unique: func(err error) bool {
-			var e *sqlite.Error
-			if !errors.As(err, &e) {
-				return false
-			}
-			return e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+			c, ok := sqliteCode(err)
+			return ok && (c == sqliteConstraintPrimaryKey || c == sqliteConstraintUnique)
 		},
 		upsert: onConflictUpdate,
 		transient: func(err error) bool {
-			var e *sqlite.Error
+			c, ok := sqliteCode(err)
 			// The low byte is the primary result code: SQLITE_BUSY covers
 			// SQLITE_BUSY_SNAPSHOT and friends.
-			return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+			return ok && (c&0xff == sqliteBusy || c&0xff == sqliteLocked)
 		},
 		// BEGIN IMMEDIATE takes SQLite's one write lock before the migration
 		// table is read, so a second process waits (busy_timeout) and then
@@ -170,8 +170,10 @@ const pgLockKey = "7165773416587258215"
 
 func postgresDialect() *dialect {
 	return &dialect{
-		name:   PostgreSQL,
-		dollar: true,
+		name:         PostgreSQL,
+		driver:       "pgx",
+		driverImport: "github.com/jackc/pgx/v5/stdlib",
+		dollar:       true,
 		types: strings.NewReplacer(
 			"{{KEY}}", "VARCHAR(255)",
 			"{{TEXT}}", "TEXT",
@@ -197,10 +199,12 @@ func postgresDialect() *dialect {
 	}
 }
 
+// pgCode returns the SQLSTATE of a PostgreSQL error: pgx's
+// *pgconn.PgError (and lib/pq's *pq.Error) report it with this method.
 func pgCode(err error) string {
-	var e *pgconn.PgError
+	var e interface{ SQLState() string }
 	if errors.As(err, &e) {
-		return e.Code
+		return e.SQLState()
 	}
 	return ""
 }
@@ -212,7 +216,9 @@ const mysqlLockName = "LEFT(CONCAT('smart_schema_migrations:', COALESCE(DATABASE
 
 func mysqlDialect() *dialect {
 	return &dialect{
-		name: MySQL,
+		name:         MySQL,
+		driver:       "mysql",
+		driverImport: "github.com/go-sql-driver/mysql",
 		types: strings.NewReplacer(
 			// VARBINARY, not VARCHAR: keys compare byte for byte, without
 			// the PAD SPACE rule of MariaDB's utf8mb4_bin ("a" = "a ").
@@ -245,10 +251,33 @@ func mysqlDialect() *dialect {
 	}
 }
 
-func mysqlNumber(err error) uint16 {
-	var e *mysql.MySQLError
+// The result codes of SQLite (https://sqlite.org/rescode.html) the store
+// branches on.
+const (
+	sqliteBusy                 = 5
+	sqliteLocked               = 6
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+// sqliteCode returns the extended result code of a modernc.org/sqlite
+// error, whose *sqlite.Error reports it with this method.
+func sqliteCode(err error) (int, bool) {
+	var e interface{ Code() int }
 	if errors.As(err, &e) {
-		return e.Number
+		return e.Code(), true
 	}
-	return 0
+	return 0, false
+}
+
+// mysqlError names go-sql-driver's error type, *mysql.MySQLError, whose
+// Number is the server's error code. It has no method to ask through, and
+// this package imports no driver, so mysqlNumber finds it by name.
+var mysqlError = errorType{pkg: "github.com/go-sql-driver/mysql", name: "MySQLError", code: "Number"}
+
+// mysqlNumber returns the server error code of a go-sql-driver error, 0
+// for any other error.
+func mysqlNumber(err error) uint64 {
+	n, _ := mysqlError.codeOf(err)
+	return n
 }

@@ -1,10 +1,20 @@
 // Package sqlstore keeps the SMART authorization server's records in a SQL
 // database through database/sql: SQLite (modernc.org/sqlite, pure Go, the
-// embedded default), PostgreSQL (pgx) and MySQL or MariaDB.
+// embedded default), PostgreSQL (pgx) and MySQL or MariaDB
+// (go-sql-driver/mysql).
+//
+// The package imports no driver, so a program links only the one it
+// uses: it registers that driver with a blank import, as with any
+// database/sql driver.
+//
+//	import (
+//		"github.com/fhirkit/smart/store/sqlstore"
+//		_ "modernc.org/sqlite" // sqlite: DSNs; or github.com/jackc/pgx/v5/stdlib, github.com/go-sql-driver/mysql
+//	)
 //
 //	db, err := sqlstore.Open(ctx, "sqlite:/var/lib/smart/smart.db")
 //	if err != nil {
-//		log.Fatal(err) // names what failed: the DSN, the connection, a migration
+//		log.Fatal(err) // names what failed: the DSN, a missing driver, the connection, a migration
 //	}
 //	defer db.Close()
 //
@@ -15,15 +25,22 @@
 //		}
 //	}()
 //
-// # DSN forms
+// # DSN forms and drivers
 //
 //	sqlite:PATH                     a SQLite file, created if missing
 //	sqlite::memory:                 an in-memory SQLite database, one per Open
 //	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
 //	mysql://user:pass@tcp(host:3306)/db                 mysql:// and a go-sql-driver DSN
 //
-// A host that owns its *sql.DB passes it to [New] with its [Dialect]
-// instead. One code path serves all three: the SQL is shared, and a small
+// Each form opens one database/sql driver, which the program imports:
+//
+//	sqlite:                     driver "sqlite"   import _ "modernc.org/sqlite"
+//	postgres://, postgresql://  driver "pgx"      import _ "github.com/jackc/pgx/v5/stdlib"
+//	mysql://                    driver "mysql"    import _ "github.com/go-sql-driver/mysql"
+//
+// [Open] fails with an error naming the import when the driver is not
+// registered. A host that owns its *sql.DB, opened with one of these
+// drivers, passes it to [New] with its [Dialect] instead. One code path serves all three: the SQL is shared, and a small
 // dialect value supplies placeholders, column types, error codes and the
 // migration lock.
 //

@@ -5,14 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
+	"slices"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
-
+	"github.com/fhirkit/smart/internal/schemaversion"
 	"github.com/fhirkit/smart/store"
 )
 
@@ -26,51 +22,6 @@ type DB struct {
 	owned bool // Open made db, so Close closes it
 }
 
-// sqliteDefaults are the connection settings Open gives a SQLite
-// database unless its DSN sets them: wait up to ten seconds for another
-// writer instead of failing with "database is locked"; write-ahead logging,
-// so readers never wait for the writer; synchronous NORMAL, which in WAL
-// mode cannot corrupt the database and may lose only the last commits to a
-// power cut; and transactions that take the write lock when they begin, so
-// two of them cannot both read and then fail to upgrade.
-func sqliteDefaults() [][2]string {
-	return [][2]string{
-		{"_pragma", "busy_timeout(10000)"},
-		{"_pragma", "journal_mode(WAL)"},
-		{"_pragma", "synchronous(NORMAL)"},
-		{"_txlock", "immediate"},
-	}
-}
-
-// sqliteDSN adds the defaults the query of a sqlite: DSN does not set.
-func sqliteDSN(path, query string) (string, error) {
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return "", fmt.Errorf("sqlstore: sqlite DSN query: %w", err)
-	}
-	for _, kv := range sqliteDefaults() {
-		if !sqliteSets(q, kv[0], kv[1]) {
-			q.Add(kv[0], kv[1])
-		}
-	}
-	return path + "?" + q.Encode(), nil
-}
-
-// sqliteSets reports whether q sets the parameter, or for _pragma the
-// pragma, that the default value names.
-func sqliteSets(q url.Values, key, value string) bool {
-	if key != "_pragma" {
-		return q.Has(key)
-	}
-	name, _, _ := strings.Cut(value, "(")
-	for _, v := range q["_pragma"] {
-		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), name) {
-			return true
-		}
-	}
-	return false
-}
-
 // Open connects to the database dsn names, brings its schema up to date
 // and returns the store. The forms are:
 //
@@ -79,24 +30,25 @@ func sqliteSets(q url.Values, key, value string) bool {
 //	postgres://user@host:5432/db?sslmode=disable   (or postgresql://)
 //	mysql://user:pass@tcp(host:3306)/db             (a go-sql-driver DSN after mysql://)
 //
+// Each form needs its database/sql driver registered: the program
+// imports modernc.org/sqlite, github.com/jackc/pgx/v5/stdlib or
+// github.com/go-sql-driver/mysql for its side effect (see the package
+// documentation). Without it Open fails with an error naming the import.
+//
 // A SQLite PATH may carry modernc.org/sqlite query parameters
 // (sqlite:app.db?_pragma=synchronous(FULL)). Open adds those of its
 // defaults the DSN does not set: busy_timeout(10000), journal_mode(WAL),
-// synchronous(NORMAL) and _txlock=immediate. A PostgreSQL URL takes
-// any pgx connection parameter (search_path=..., pool settings are the
-// *sql.DB's: Open keeps up to 32 idle connections for 5 minutes, where
-// database/sql would keep 2, and sets no limit on open ones). For MySQL, Open turns on interpolateParams, saving a round
-// trip per query, unless the DSN sets it.
+// synchronous(NORMAL) and _txlock=immediate. A PostgreSQL URL takes any
+// pgx connection parameter (search_path=...). For MySQL, Open turns on
+// interpolateParams, saving a round trip per query, unless the DSN sets
+// it. Pool settings are the *sql.DB's: Open keeps up to 32 idle
+// connections for 5 minutes, where database/sql would keep 2, and sets no
+// limit on open ones.
 //
 // The error names the part that failed and wraps the driver's error; it
 // never contains the DSN, which may hold a password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, latest)
-}
-
-// open is Open, migrating up to version upTo.
-func open(ctx context.Context, dsn string, upTo int64) (*DB, error) {
-	d, db, err := openDSN(dsn)
+	dl, db, err := openDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -104,24 +56,17 @@ func open(ctx context.Context, dsn string, upTo int64) (*DB, error) {
 		db.SetMaxIdleConns(maxIdleConns)
 		db.SetConnMaxIdleTime(connMaxIdleTime)
 	}
-	dl, err := dialectFor(d)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	// The first connection applies the SQLite pragmas, and a concurrent
 	// opener may hold the file while switching it to WAL: retry that.
-	ping := &DB{db: db, d: dl}
-	if err := ping.retry(ctx, func() error { return db.PingContext(ctx) }); err != nil {
+	s := &DB{db: db, d: dl, owned: true}
+	if err := s.retry(ctx, func() error { return db.PingContext(ctx) }); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: connect to %s: %w", d, err)
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", dl.name, err)
 	}
-	s, err := newDB(ctx, db, d, upTo)
-	if err != nil {
+	if err := s.migrateSchema(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.owned = true
 	return s, nil
 }
 
@@ -136,91 +81,71 @@ const (
 )
 
 // openDSN parses dsn and opens (without connecting) the *sql.DB for it.
-func openDSN(dsn string) (Dialect, *sql.DB, error) {
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path := strings.TrimPrefix(dsn, "sqlite:")
-		if path == "" {
-			return "", nil, errors.New("sqlstore: sqlite DSN has no path (want sqlite:PATH or sqlite::memory:)")
-		}
-		path, query, _ := strings.Cut(path, "?")
-		memory := path == ":memory:"
-		full, err := sqliteDSN(path, query)
-		if err != nil {
-			return "", nil, err
-		}
-		db, err := sql.Open("sqlite", full)
-		if err != nil {
-			return "", nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
-		}
-		if memory {
-			// Every connection to :memory: is a database of its own,
-			// so the pool must keep exactly one, forever.
-			db.SetMaxOpenConns(1)
-			db.SetMaxIdleConns(1)
-			db.SetConnMaxLifetime(0)
-			db.SetConnMaxIdleTime(0)
-		}
-		return SQLite, db, nil
-
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		if _, err := url.Parse(dsn); err != nil {
-			// url.Error quotes the URL, password and all; say less.
-			return "", nil, errors.New("sqlstore: postgres DSN is not a valid URL")
-		}
-		db, err := sql.Open("pgx", dsn)
-		if err != nil {
-			return "", nil, fmt.Errorf("sqlstore: open postgres: %w", err)
-		}
-		return PostgreSQL, db, nil
-
-	case strings.HasPrefix(dsn, "mysql://"):
-		raw := strings.TrimPrefix(dsn, "mysql://")
-		cfg, err := mysql.ParseDSN(raw)
-		if err != nil {
-			return "", nil, fmt.Errorf("sqlstore: mysql DSN (want mysql://user:pass@tcp(host:port)/db): %w", err)
-		}
-		if !strings.Contains(raw, "interpolateParams=") {
-			cfg.InterpolateParams = true
-		}
-		conn, err := mysql.NewConnector(cfg)
-		if err != nil {
-			return "", nil, fmt.Errorf("sqlstore: open mysql: %w", err)
-		}
-		return MySQL, sql.OpenDB(conn), nil
+func openDSN(dsn string) (*dialect, *sql.DB, error) {
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, nil, err
 	}
-	scheme, _, ok := strings.Cut(dsn, ":")
-	if !ok || strings.ContainsAny(scheme, "/@") {
-		scheme = ""
+	dl, err := dialectFor(t.dialect)
+	if err != nil {
+		return nil, nil, err
 	}
-	return "", nil, fmt.Errorf("sqlstore: unsupported DSN scheme %q (want sqlite:, postgres://, postgresql:// or mysql://)", scheme)
+	if !slices.Contains(sql.Drivers(), dl.driver) {
+		return nil, nil, fmt.Errorf("sqlstore: no database/sql driver %q is registered for this %s DSN: add import _ %q to the program",
+			dl.driver, dl.name, dl.driverImport)
+	}
+	db, err := sql.Open(dl.driver, t.dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: open %s: %w", dl.name, err)
+	}
+	if t.memory {
+		// Every connection to :memory: is a database of its own,
+		// so the pool must keep exactly one, forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	}
+	return dl, db, nil
 }
 
 // New returns a store kept in db, a database the host opened and keeps
-// owning, after bringing its schema up to date. d says which SQL db
-// speaks; the driver must be the one the [Dialect] constant names.
+// owning, after bringing its schema up to date. d says which SQL database
+// db speaks, and so which driver the host opened it with: the one the
+// [Dialect] constant names. [DB.Close] leaves db open.
 //
 // For SQLite the host should set a busy timeout and WAL mode in its DSN,
 // as [Open] does, and for an in-memory database keep the pool to one
 // connection (db.SetMaxOpenConns(1)).
 func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
-	return newDB(ctx, db, d, latest)
-}
-
-// newDB is New, migrating up to version upTo.
-func newDB(ctx context.Context, db *sql.DB, d Dialect, upTo int64) (*DB, error) {
 	dl, err := dialectFor(d)
 	if err != nil {
 		return nil, err
 	}
+	if db == nil {
+		return nil, errors.New("sqlstore: New needs a *sql.DB")
+	}
 	s := &DB{db: db, d: dl}
-	// Several processes opening one fresh database race for its locks
-	// (SQLite's switch to WAL takes the file exclusively); a loser
-	// retries like any other transient conflict.
-	if err := s.retry(ctx, func() error { return s.migrate(ctx, upTo) }); err != nil {
-		return nil, fmt.Errorf("sqlstore: migrate %s schema: %w", d, err)
+	if err := s.migrateSchema(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// migrateSchema brings the schema up to date, or for a test of an upgrade
+// to the version the context names (package internal/schemaversion).
+// Several processes opening one fresh database race for its locks
+// (SQLite's switch to WAL takes the file exclusively); a loser retries
+// like any other transient conflict.
+func (db *DB) migrateSchema(ctx context.Context) error {
+	upTo, ok := schemaversion.Limit(ctx)
+	if !ok {
+		upTo = latest
+	}
+	if err := db.retry(ctx, func() error { return db.migrate(ctx, upTo) }); err != nil {
+		return fmt.Errorf("sqlstore: migrate %s schema: %w", db.d.name, err)
+	}
+	return nil
 }
 
 // SQL returns the connection pool, so a host can keep other tables (a
