@@ -171,7 +171,9 @@ func (s *Server) userGrant(f *pendingAuthorization, u *User) (scope.Set, store.L
 		if err != nil {
 			return set, lc, fmt.Errorf("approved scope of flow: %w", err)
 		}
-		grant = grant.Intersect(approved)
+		// In the approval's form: a category the person picked is a v2
+		// scope even where the app asked in v1.
+		grant = approved.Intersect(grant)
 	}
 	if !hasResourceOrIdentity(grant) {
 		return grant, lc, &Error{Code: ErrAccessDenied, Description: "none of the requested scopes can be granted to this user", Status: http.StatusForbidden}

@@ -121,6 +121,12 @@ type Config struct {
 	// remembered; default 90 days. Negative: never remembered.
 	ConsentTTL time.Duration
 
+	// ScopeCategories are the parts of a resource type the consent page
+	// lets a person share on their own, instead of a whole patient/ or
+	// user/ scope of that type the app asked for. Nil: USCoreCategories();
+	// an empty, non-nil slice offers none.
+	ScopeCategories []ScopeCategory
+
 	// AuthorizeLaunch decides whether a request to the launch endpoint
 	// that comes without a signed-in user (an EHR's back end, say) may
 	// launch an app, typically by checking an API credential; it returns a
@@ -135,7 +141,8 @@ type Config struct {
 	// ManagementURL is the page where a person reviews the apps they
 	// have authorized and revokes them, such as the host's patient
 	// portal: discovery's management_endpoint and the CapabilityStatement's
-	// oauth-uris "manage" (SMART App Launch 2.x). Empty: neither names one.
+	// oauth-uris "manage" (SMART App Launch 2.x). Empty: the kit's own
+	// apps page (Server.AppsURL).
 	ManagementURL string
 }
 
@@ -184,6 +191,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Pages == nil {
 		c.Pages = DefaultPages()
+	}
+	if c.ScopeCategories == nil {
+		c.ScopeCategories = USCoreCategories()
 	}
 	if len(c.SmartStyle) == 0 {
 		c.SmartStyle = defaultSmartStyle
@@ -244,6 +254,7 @@ func (c Config) validatePersonSide() error {
 		{"AuthorizeLaunch", c.AuthorizeLaunch != nil},
 		{"SmartStyle", len(c.SmartStyle) > 0},
 		{"ManagementURL", c.ManagementURL != ""},
+		{"ScopeCategories", c.ScopeCategories != nil},
 	} {
 		if f.set {
 			return fmt.Errorf("handlers: Config.%s is set but Config.Authenticator is nil: "+

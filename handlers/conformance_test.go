@@ -530,21 +530,28 @@ func TestKitDiscovery(t *testing.T) {
 
 // TestKitCapabilityStatementURIs: "OAuth 2.0 Endpoints in the conformance
 // statement match those from the well-known configuration": the six
-// oauth-uris equal discovery's, manage included when there is a page to
-// manage apps on, and absent from both when there is none.
+// oauth-uris equal discovery's, manage included: the host's page to
+// manage apps on, or the kit's own; without a person side, manage is
+// absent from both.
 func TestKitCapabilityStatementURIs(t *testing.T) {
 	t.Parallel()
+	all := []string{"authorize", "introspect", "manage", "register", "revoke", "token"}
 	for _, tt := range []struct {
 		name   string
-		manage string
+		manage string // "": the kit's apps page
+		opts   []func(*Config)
 		want   []string
 	}{
-		{"with a management page", "https://portal.example/apps", []string{"authorize", "introspect", "manage", "register", "revoke", "token"}},
-		{"without one", "", []string{"authorize", "introspect", "register", "revoke", "token"}},
+		{"with the host's management page", "https://portal.example/apps", []func(*Config){withPersonSide}, all},
+		{"with the kit's apps page", "", []func(*Config){withPersonSide}, all},
+		{"without a person side", "", nil, []string{"introspect", "register", "revoke", "token"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newTestServer(t, withPersonSide, func(c *Config) { c.ManagementURL = tt.manage })
+			ts := newTestServer(t, append(tt.opts, func(c *Config) { c.ManagementURL = tt.manage })...)
+			if tt.manage == "" && tt.opts != nil {
+				tt.manage = ts.AppsURL()
+			}
 			d := ts.Discovery()
 			fromDiscovery := map[string]string{
 				"authorize": d.AuthorizationEndpoint, "token": d.TokenEndpoint, "introspect": d.IntrospectionEndpoint,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/fhirkit/smart/scope"
@@ -17,6 +18,7 @@ type consentPage struct {
 	Action      string
 	Scopes      []consentScope
 	PatientName string
+	AppsURL     string // where the person sees and revokes the apps they allowed
 }
 
 // consentScope is one line of the consent page.
@@ -25,6 +27,18 @@ type consentScope struct {
 	Scope       string
 	Description string
 	Required    bool // identity and launch scopes: the app cannot start without them
+
+	// Parts are the categories the person may share instead of the
+	// whole scope: ticking any grants those alone.
+	Parts []consentPart
+}
+
+// consentPart is one category of a consent line: a granular scope the
+// form posts as "narrow".
+type consentPart struct {
+	ID    string // the checkbox's id
+	Scope scope.Scope
+	Label string
 }
 
 func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +69,15 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 		s.refuseFlow(w, r, f, u, &Error{Code: ErrAccessDenied, Description: "the user denied the request", Status: http.StatusForbidden})
 		return
 	}
-	approved := approvedScope(offered, r.PostForm["scope"])
+	approved, err := s.approvedScope(offered, r.PostForm["scope"], r.PostForm["narrow"])
+	if err != nil {
+		// Not what the page offered: a tampered or stale form. The flow
+		// stays, so the person can go back and answer again.
+		s.log.WarnContext(ctx, "consent form refused", "client_id", f.ClientID, "err", err)
+		s.showError(w, http.StatusBadRequest, "The form could not be read",
+			"Your answer named access this page did not offer. Go back, reload the page and try again.")
+		return
+	}
 	f.Approved = approved.String()
 	if err := s.rememberConsent(r, u, f.ClientID, approved); err != nil {
 		s.refuseFlow(w, r, f, u, err)
@@ -64,22 +86,59 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	s.proceed(w, r, f)
 }
 
-// approvedScope is what the person left ticked, never more than was
-// offered, always with the required scopes (they were not tickable).
-func approvedScope(offered scope.Set, ticked []string) scope.Set {
-	var keep []scope.Scope
-	for _, sc := range offered.Scopes() {
-		if requiredScope(sc) {
-			keep = append(keep, sc)
-		}
+// approvedScope is what the person approved: the scopes left ticked,
+// except that a scope some of whose categories were ticked is granted as
+// those categories alone; always the required scopes (they were not
+// tickable); never anything the page did not offer, which is an error.
+func (s *Server) approvedScope(offered scope.Set, ticked, narrowed []string) (scope.Set, error) {
+	lines := offered.Scopes()
+	keep := make([]bool, len(lines))
+	parts := make([][]scope.Scope, len(lines))
+	for i, sc := range lines {
+		keep[i] = requiredScope(sc)
 	}
 	for _, raw := range ticked {
-		sc, err := scope.Parse(raw)
-		if err == nil && !requiredScope(sc) && offered.Contains(sc) {
-			keep = append(keep, sc)
+		i := slices.IndexFunc(lines, func(sc scope.Scope) bool { return sc.String() == raw || sameScope(sc, raw) })
+		if i < 0 {
+			return scope.Set{}, fmt.Errorf("ticked scope %q was not offered", raw)
+		}
+		keep[i] = true
+	}
+	for _, raw := range narrowed {
+		i, part := s.findPart(lines, raw)
+		if i < 0 {
+			return scope.Set{}, fmt.Errorf("category scope %q was not offered", raw)
+		}
+		parts[i] = append(parts[i], part)
+	}
+	var grant []scope.Scope
+	for i, sc := range lines {
+		switch {
+		case len(parts[i]) > 0:
+			grant = append(grant, parts[i]...)
+		case keep[i]:
+			grant = append(grant, sc)
 		}
 	}
-	return scope.NewSet(keep...)
+	return scope.NewSet(grant...), nil
+}
+
+// findPart finds the offered line one of whose categories is raw.
+func (s *Server) findPart(lines []scope.Scope, raw string) (int, scope.Scope) {
+	for i, sc := range lines {
+		for _, p := range s.categories.parts(sc) {
+			if p.Scope.String() == raw || sameScope(p.Scope, raw) {
+				return i, p.Scope
+			}
+		}
+	}
+	return -1, scope.Scope{}
+}
+
+// sameScope reports whether raw parses to a scope Equal to sc.
+func sameScope(sc scope.Scope, raw string) bool {
+	o, err := scope.Parse(raw)
+	return err == nil && o.Equal(sc)
 }
 
 // rememberConsent stores the approval so the user is not asked again for
@@ -104,12 +163,20 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *pendingA
 		Page:       NewPage("Allow access?", s.csrfToken(r.Context())),
 		ClientName: f.ClientName,
 		Action:     s.stepURL("authorize/consent", f.ID),
+		AppsURL:    s.AppsURL(),
 	}
 	data.UserName = displayName(u)
 	for i, sc := range offered.Scopes() {
-		data.Scopes = append(data.Scopes, consentScope{
-			Index: i, Scope: sc.String(), Description: describeScope(sc), Required: requiredScope(sc),
-		})
+		line := consentScope{
+			Index: i, Scope: sc.String(), Description: describeScope(sc, s.categories), Required: requiredScope(sc),
+		}
+		if !line.Required {
+			line.Parts = s.categories.parts(sc)
+			for j := range line.Parts {
+				line.Parts[j].ID = fmt.Sprintf("scope-%d-%d", i, j)
+			}
+		}
+		data.Scopes = append(data.Scopes, line)
 	}
 	patient := f.Patient
 	if f.Launch != nil && f.Launch.Patient != "" {
@@ -155,8 +222,9 @@ func requiredScope(sc scope.Scope) bool {
 	return true
 }
 
-// describeScope says what a scope lets the app do, in plain words.
-func describeScope(sc scope.Scope) string {
+// describeScope says what a scope lets the app do, in plain words,
+// naming a category by its label where cats knows it.
+func describeScope(sc scope.Scope, cats categories) string {
 	switch sc.Kind() {
 	case scope.OpenID:
 		return "Confirm your identity"
@@ -173,7 +241,7 @@ func describeScope(sc scope.Scope) string {
 	case scope.OnlineAccess:
 		return "Keep access while you are signed in"
 	case scope.Resource:
-		return describeResource(sc)
+		return describeResource(sc, cats)
 	}
 	return "Use the permission “" + sc.String() + "”"
 }
@@ -181,7 +249,7 @@ func describeScope(sc scope.Scope) string {
 // describeResource reads a patient/, user/ or system/ scope aloud:
 // "Read and search observations (category laboratory) of the selected
 // patient".
-func describeResource(sc scope.Scope) string {
+func describeResource(sc scope.Scope, cats categories) string {
 	var verbs []string
 	p := sc.Permissions()
 	for _, v := range []struct {
@@ -202,7 +270,11 @@ func describeResource(sc scope.Scope) string {
 	if params := sc.Params(); len(params) > 0 {
 		var where []string
 		for _, pr := range params {
-			where = append(where, pr.Name+" "+pr.Value)
+			if label := cats.label(sc.ResourceType(), pr); label != "" {
+				where = append(where, label)
+			} else {
+				where = append(where, pr.Name+" "+pr.Value)
+			}
 		}
 		what += " (only " + strings.Join(where, ", ") + ")"
 	}

@@ -152,10 +152,11 @@ type Discovery struct {
 }
 
 // Discovery returns the SMART discovery document served at
-// SMARTConfigurationURL. Its management_endpoint is Config.ManagementURL,
-// the page where a person manages the apps they authorized (SMART App
-// Launch 2.x §Metadata), absent when there is none; it is not the RFC
-// 7592 client configuration endpoint, which clients learn from their
+// SMARTConfigurationURL. Its management_endpoint is the page where a
+// person manages the apps they authorized (SMART App Launch 2.x
+// §Metadata): Config.ManagementURL, else the kit's own (AppsURL) when the
+// person side is on, absent when there is none; it is not the RFC 7592
+// client configuration endpoint, which clients learn from their
 // registration_client_uri.
 func (s *Server) Discovery() Discovery {
 	return Discovery{
@@ -167,7 +168,7 @@ func (s *Server) Discovery() Discovery {
 		TokenAuthMethods:       s.authMethods(),
 		TokenAuthSigningAlgs:   assertionAlgorithmNames(),
 		RegistrationEndpoint:   s.RegistrationURL(),
-		ManagementEndpoint:     s.cfg.ManagementURL,
+		ManagementEndpoint:     s.managementURL(),
 		IntrospectionEndpoint:  s.IntrospectionURL(),
 		RevocationEndpoint:     s.RevocationURL(),
 		UserinfoEndpoint:       s.userinfoURL(),
@@ -255,4 +256,17 @@ func (s *Server) servePublicDocument(w http.ResponseWriter, r *http.Request, doc
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_ = json.NewEncoder(w).Encode(doc)
+}
+
+// managementURL is where a person manages the apps they authorized:
+// Config.ManagementURL, else the kit's apps page once there are people to
+// sign in, else none.
+func (s *Server) managementURL() string {
+	switch {
+	case s.cfg.ManagementURL != "":
+		return s.cfg.ManagementURL
+	case s.has(featAuthorize):
+		return s.AppsURL()
+	}
+	return ""
 }

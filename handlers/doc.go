@@ -5,9 +5,10 @@
 // says who its users are (Config.Authenticator) and which patients each
 // may see (Config.PatientAccess), the person side: the authorization
 // endpoint with its login, patient picker and consent pages, the EHR
-// launch endpoint and OpenID Connect (id_token, userinfo). The Server is
-// one http.Handler that serves them all at the paths discovery
-// advertises.
+// launch endpoint, OpenID Connect (id_token, userinfo), and the page and
+// API where a person sees the apps they have authorized and revokes one.
+// The Server is one http.Handler that serves them all at the paths
+// discovery advertises.
 //
 // A host builds a Server once from a Config and mounts it on its own
 // router, beside its own FHIR routes:
@@ -44,6 +45,15 @@
 // pages, such as an EHR screen that launches apps or package portal's
 // developer portal; Page, WritePage and CheckCSRF give those pages the
 // same headers and CSRF protection as the kit's.
+//
+// The consent page lets the person untick any scope that is not needed
+// for the app to start, and share only some categories of a whole
+// Condition or Observation scope (Config.ScopeCategories, by default the
+// US Core categories), each as a granular scope
+// (patient/Observation.rs?category=system|code). Server.RevokeApp
+// withdraws all an app holds for a user at once: its access tokens are
+// refused wherever the store's deny-list is consulted, its refresh tokens
+// and codes are dead, its consent forgotten.
 //
 // Clients are registered with Server.RegisterClient, or over HTTP when
 // Config.AuthorizeRegistration lets a request in; both apply the same

@@ -34,6 +34,7 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 	// operation (see redemption).
 	jti := secret.ID()
 	rd := redemption{s: s, req: req, verifier: verifier}
+	issued := s.now() // before the store's answer: see grantedAccess.IssuedAt
 	code, err := s.store.ConsumeCode(ctx, store.HashSecret(raw), jti, rd.refreshToken)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
@@ -56,7 +57,7 @@ func (s *Server) grantCode(ctx context.Context, req *tokenRequest) (*tokenRespon
 	req.event.Scope = granted.String()
 	resp, err := s.issueUserTokens(req, userGrant{
 		scope: granted, subject: code.Subject, fhirUser: code.FHIRUser, nonce: code.Nonce,
-		authTime: code.AuthTime, context: code.Context, jti: jti,
+		authTime: code.AuthTime, context: code.Context, jti: jti, issuedAt: issued,
 	})
 	if err != nil {
 		return nil, err
@@ -206,7 +207,8 @@ type userGrant struct {
 	nonce    string
 	authTime time.Time
 	context  store.LaunchContext
-	jti      string // empty: a fresh one
+	jti      string    // empty: a fresh one
+	issuedAt time.Time // the access token's iat; zero: now
 }
 
 // issueUserTokens mints the access token, and the id_token when openid
@@ -219,7 +221,7 @@ func (s *Server) issueUserTokens(req *tokenRequest, g userGrant) (*tokenResponse
 	granted := g.scope.String()
 	access, claims, err := s.mintAccessToken(grantedAccess{
 		ClientID: req.client.ID, Subject: g.subject, FHIRUser: fhirUser, Scope: granted,
-		AuthTime: g.authTime, Context: g.context, TTL: s.cfg.AccessTokenTTL, JTI: g.jti,
+		AuthTime: g.authTime, Context: g.context, TTL: s.cfg.AccessTokenTTL, JTI: g.jti, IssuedAt: g.issuedAt,
 	})
 	if err != nil {
 		return nil, err

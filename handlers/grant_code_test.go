@@ -203,7 +203,7 @@ func TestReusedCodeRevokesFirstGrant(t *testing.T) {
 	first, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	require.NoError(t, err)
 	claims := ts.verifyAccessToken(t, first.AccessToken)
-	revoked, err := ts.Store.IsAccessTokenRevoked(ctx, claims.ID)
+	revoked, err := ts.Store.IsAccessTokenRevoked(ctx, store.AccessToken{JTI: claims.ID})
 	require.NoError(t, err)
 	require.False(t, revoked)
 
@@ -212,7 +212,7 @@ func TestReusedCodeRevokesFirstGrant(t *testing.T) {
 	require.True(t, errors.As(err, &re), "%v", err)
 	assert.Equal(t, ErrInvalidGrant, re.ErrorCode)
 
-	revoked, err = ts.Store.IsAccessTokenRevoked(ctx, claims.ID)
+	revoked, err = ts.Store.IsAccessTokenRevoked(ctx, store.AccessToken{JTI: claims.ID})
 	require.NoError(t, err)
 	assert.True(t, revoked, "the first access token is on the deny-list")
 	_, err = ts.Store.GetRefreshToken(ctx, store.HashSecret(first.RefreshToken))

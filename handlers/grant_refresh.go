@@ -27,6 +27,7 @@ func (s *Server) grantRefresh(ctx context.Context, req *tokenRequest) (*tokenRes
 		return nil, badRequest(ErrInvalidRequest, "refresh_token is required")
 	}
 	hash := store.HashSecret(raw)
+	issued := s.now() // before the store's answer: see grantedAccess.IssuedAt
 	old, err := s.store.GetRefreshToken(ctx, hash)
 	if err != nil {
 		return nil, s.refreshFailed(ctx, req, old, err)
@@ -57,7 +58,7 @@ func (s *Server) grantRefresh(ctx context.Context, req *tokenRequest) (*tokenRes
 	}
 	resp, err := s.issueUserTokens(req, userGrant{
 		scope: granted, subject: old.Subject, fhirUser: old.FHIRUser,
-		authTime: old.AuthTime, context: old.Context,
+		authTime: old.AuthTime, context: old.Context, issuedAt: issued,
 	})
 	if err != nil {
 		return nil, err

@@ -122,14 +122,15 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(token), true
 }
 
-// liveAccessToken verifies raw and checks the deny-list. errNotOurToken
-// covers revoked tokens too; any other error is the store's.
+// liveAccessToken verifies raw and checks the deny-list (the token, and
+// its user's revocation of its client). errNotOurToken covers revoked
+// tokens too; any other error is the store's.
 func (s *Server) liveAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, error) {
 	claims, err := s.parseAccessToken(raw)
 	if err != nil {
 		return nil, errNotOurToken
 	}
-	revoked, err := s.store.IsAccessTokenRevoked(ctx, claims.ID)
+	revoked, err := s.store.IsAccessTokenRevoked(ctx, claims.revocationKey())
 	if err != nil {
 		return nil, fmt.Errorf("check access token revocation: %w", err)
 	}

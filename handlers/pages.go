@@ -22,12 +22,13 @@ const (
 	pagePicker  = "picker"  // pickerPage
 	pageError   = "error"   // errorPage
 	pageOOB     = "oob"     // oobPage
+	pageApps    = "apps"    // appsPage
 )
 
 // DefaultPages returns the built-in page templates: plain HTML forms that
 // work without JavaScript and load nothing from elsewhere. A host that
 // wants its own look clones the set and redefines "style" (the CSS),
-// "head" and "foot" (the layout) or any page ("login", "consent", "picker", "error", "oob"),
+// "head" and "foot" (the layout) or any page ("login", "consent", "picker", "error", "oob", "apps"),
 // keeping the form fields, and passes it as Config.Pages.
 func DefaultPages() *template.Template {
 	return template.Must(template.New("pages").ParseFS(pageFiles, "pages/*.html"))

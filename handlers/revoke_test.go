@@ -38,7 +38,7 @@ func (g rig) revokeEvents() []AuditEvent {
 
 func (g rig) accessRevoked(t *testing.T, jti string) bool {
 	t.Helper()
-	revoked, err := g.Store.IsAccessTokenRevoked(context.Background(), jti)
+	revoked, err := g.Store.IsAccessTokenRevoked(context.Background(), store.AccessToken{JTI: jti})
 	require.NoError(t, err)
 	return revoked
 }

@@ -43,6 +43,9 @@ func (s *Server) routes() []route {
 			on(iss+"/launch", s.withSession(http.HandlerFunc(s.serveLaunch)), post),
 			on(iss+"/userinfo", http.HandlerFunc(s.serveUserinfo), get, post, options),
 			on(iss+"/smart-style.json", http.HandlerFunc(s.serveSmartStyle), get, options),
+			on(iss+"/apps", s.RequireLogin(http.HandlerFunc(s.serveApps)), get, post),
+			on(iss+"/api/apps", s.withSession(http.HandlerFunc(s.serveAppsAPI)), get, http.MethodDelete),
+			on(iss+"/api/apps/", s.withSession(http.HandlerFunc(s.serveAppsAPI)), get, http.MethodDelete),
 		)
 	}
 	return rs

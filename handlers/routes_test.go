@@ -196,6 +196,7 @@ func TestNewRefusesInconsistentConfig(t *testing.T) {
 			c.AuthorizeLaunch = func(*http.Request) (string, error) { return "ehr", nil }
 		}, "Config.AuthorizeLaunch is set"},
 		{"style without an authenticator", func(c *Config) { c.SmartStyle = []byte(`{}`) }, "Config.SmartStyle is set"},
+		{"consent categories without an authenticator", func(c *Config) { c.ScopeCategories = USCoreCategories() }, "Config.ScopeCategories is set"},
 		{"style that is not JSON", func(c *Config) { c.Authenticator = testAuthenticator; c.SmartStyle = []byte(`{`) }, "Config.SmartStyle is not a JSON document"},
 		{"FHIR base with a dot segment", func(c *Config) { c.FHIRBaseURL = "https://ehr.example.org/x/../fhir" }, "Config.FHIRBaseURL"},
 		{"issuer with a query", func(c *Config) { c.Issuer = "https://ehr.example.org/auth?x=1" }, "Config.Issuer"},

@@ -39,6 +39,7 @@ type Server struct {
 	sessions    *scs.SessionManager
 	crossOrigin *http.CrossOriginProtection
 	pages       *template.Template
+	categories  categories // what the consent page lets a person narrow a scope to
 
 	routeTable []route // every endpoint, for ServeHTTP and Mount
 	router     *router
@@ -63,6 +64,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("handlers: Config.SigningKeys has no %s key", alg)
 		}
 	}
+	cats, err := newCategories(cfg.ScopeCategories)
+	if err != nil {
+		return nil, err
+	}
 	sessions := cfg.Sessions
 	if sessions == nil {
 		sessions = NewSessionManager(nil, issuer.Scheme == "https")
@@ -73,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		sessions:    sessions,
 		crossOrigin: http.NewCrossOriginProtection(),
 		pages:       cfg.Pages,
+		categories:  cats,
 		cfg:         cfg,
 		issuer:      issuer,
 		fhirBase:    fhirBase,

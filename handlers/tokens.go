@@ -32,6 +32,11 @@ type AccessTokenClaims struct {
 	FHIRContext json.RawMessage `json:"fhirContext,omitempty"`
 }
 
+// revocationKey is what the deny-list is asked about the token.
+func (c *AccessTokenClaims) revocationKey() store.AccessToken {
+	return store.AccessToken{JTI: c.ID, Subject: c.Subject, ClientID: c.ClientID, IssuedAt: time.Unix(c.IssuedAt, 0)}
+}
+
 // idTokenClaims are an OpenID Connect id_token's (Core §2), with SMART's
 // fhirUser.
 type idTokenClaims struct {
@@ -60,12 +65,22 @@ type grantedAccess struct {
 	// grant picks it before redeeming the code, so the store records which
 	// token the redemption issued.
 	JTI string
+
+	// IssuedAt is the token's iat; zero means now. The code and refresh
+	// grants take it before the store vouches for the grant, so that a
+	// token whose grant an app revocation withdrew while the request was
+	// under way was issued before that revocation's NotBefore, and is
+	// refused.
+	IssuedAt time.Time
 }
 
 // mintAccessToken signs an access token for g and returns it with its
 // claims (the jti and exp the caller records).
 func (s *Server) mintAccessToken(g grantedAccess) (string, AccessTokenClaims, error) {
-	now := s.now()
+	now := g.IssuedAt
+	if now.IsZero() {
+		now = s.now()
+	}
 	c := AccessTokenClaims{
 		Issuer:      s.Issuer(),
 		Subject:     g.Subject,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -19,18 +20,11 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.bearerError(w, http.StatusUnauthorized, "", "")
 		return
 	}
-	claims, err := s.parseAccessToken(raw)
-	if err == nil {
-		var revoked bool
-		revoked, err = s.store.IsAccessTokenRevoked(r.Context(), claims.ID)
-		if err != nil {
-			s.log.ErrorContext(r.Context(), "userinfo: revocation check", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": ErrServerError})
-			return
-		}
-		if revoked {
-			err = errNotOurToken
-		}
+	claims, err := s.liveAccessToken(r.Context(), raw)
+	if err != nil && !errors.Is(err, errNotOurToken) {
+		s.log.ErrorContext(r.Context(), "userinfo: revocation check", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": ErrServerError})
+		return
 	}
 	if err != nil {
 		s.bearerError(w, http.StatusUnauthorized, ErrInvalidToken, "the access token is invalid or expired")

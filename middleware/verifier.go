@@ -64,8 +64,9 @@ type VerifierConfig struct {
 	ClockSkew time.Duration
 
 	// Revocations, when set, is consulted on every request, cached or
-	// not: a store lookup per request, the price of a deny-list that works
-	// at once. RevocationCacheTTL trades that back: a negative answer is
+	// not: a store lookup per request (the token's jti, and its user's
+	// revocation of its client), the price of a deny-list that works at
+	// once. RevocationCacheTTL trades that back: a negative answer is
 	// trusted for that long per token (default 0: always ask). A store
 	// error refuses the token (401, fail closed) and is logged.
 	Revocations        store.RevocationStore
@@ -452,7 +453,8 @@ func (v *Verifier) checkClaims(tc *tokenClaims, now time.Time) (*cacheEntry, err
 	return &cacheEntry{claims: c, until: tc.Expiry.nanos() + skew}, nil
 }
 
-// checkRevoked consults the deny-list, failing closed.
+// checkRevoked consults the deny-list, failing closed: the token's jti,
+// and whether its user revoked its client after it was issued.
 func (v *Verifier) checkRevoked(ctx context.Context, e *cacheEntry, now time.Time) error {
 	if v.revocations == nil {
 		return nil
@@ -461,12 +463,15 @@ func (v *Verifier) checkRevoked(ctx context.Context, e *cacheEntry, now time.Tim
 	if v.revocationTTL > 0 && n < e.revokedCheckedUntil.Load() {
 		return nil
 	}
-	revoked, err := v.revocations.IsAccessTokenRevoked(ctx, e.claims.JTI)
+	c := e.claims
+	revoked, err := v.revocations.IsAccessTokenRevoked(ctx, store.AccessToken{
+		JTI: c.JTI, Subject: c.Subject, ClientID: c.ClientID, IssuedAt: time.Unix(c.IssuedAt, 0),
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %w: revocation check: %w", ErrInvalidToken, errUnavailable, err)
 	}
 	if revoked {
-		return invalid("jti %q revoked", e.claims.JTI)
+		return invalid("jti %q revoked (the token, or its client's access for its user)", c.JTI)
 	}
 	if v.revocationTTL > 0 {
 		e.revokedCheckedUntil.Store(n + v.revocationTTL.Nanoseconds())

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fhirkit/smart/internal/testutil"
+	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/memory"
 )
 
@@ -278,7 +279,7 @@ type failingRevocations struct{}
 
 func (failingRevocations) RevokeAccessToken(context.Context, string, time.Time) error { return nil }
 
-func (failingRevocations) IsAccessTokenRevoked(context.Context, string) (bool, error) {
+func (failingRevocations) IsAccessTokenRevoked(context.Context, store.AccessToken) (bool, error) {
 	return false, errors.New("connection refused")
 }
 

@@ -91,3 +91,13 @@ func ExampleSet_Contains() {
 	// Output:
 	// true false
 }
+
+func ExampleScope_Constrain() {
+	asked, _ := scope.Parse("patient/Observation.read")
+	lab, _ := asked.Constrain("category", "http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+	fmt.Println(lab)
+	fmt.Println(asked.Covers(lab), lab.Covers(asked))
+	// Output:
+	// patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory
+	// true false
+}

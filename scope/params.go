@@ -266,3 +266,31 @@ func appendCovered(out, wide, narrow []Param) []Param {
 	}
 	return out
 }
+
+// Constrain returns the granular scope that reaches what s reaches and,
+// of that, only the resources whose search parameter name matches value:
+// s with the constraint name=value added, as a consent page narrows
+// patient/Observation.rs to
+// patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory.
+// It is written in the v2 form, since SMART v1 scopes have no
+// constraints (patient/Observation.read narrows to
+// patient/Observation.rs?category=...), with URIPrefix if s had it.
+//
+// ok is false when s is not a resource scope, name or value is empty,
+// s already constrains name to values that share nothing with value, or
+// the result would be longer than MaxScopeLength.
+func (s Scope) Constrain(name, value string) (Scope, bool) {
+	if s.kind != Resource || name == "" || value == "" {
+		return Scope{}, false
+	}
+	params, ok := intersectParams(s.params, []Param{{Name: name, Value: value}})
+	if !ok {
+		return Scope{}, false
+	}
+	c := Scope{kind: Resource, ctx: s.ctx, typ: s.typ, perms: s.perms, params: params, prefixed: s.prefixed}
+	c.text = c.format()
+	if len(c.text) > MaxScopeLength {
+		return Scope{}, false
+	}
+	return c, true
+}

@@ -149,3 +149,32 @@ type RefreshToken struct {
 	// rotated token presented again is a replay.
 	RotatedAt time.Time
 }
+
+// AccessToken describes an issued access token to the deny-list
+// (RevocationStore.IsAccessTokenRevoked): the jti a single revocation
+// lists, and the user, client and issue time an AppRevocation matches.
+// Resource servers read them from the token's jti, sub, client_id and
+// iat claims.
+type AccessToken struct {
+	JTI      string
+	Subject  string
+	ClientID string
+	IssuedAt time.Time
+}
+
+// AppRevocation is a user's withdrawal of everything they authorized a
+// client to do: the access tokens issued to ClientID for Subject before
+// NotBefore are refused until ExpiresAt, by when none of them can be
+// live any more.
+type AppRevocation struct {
+	Subject  string
+	ClientID string
+
+	// NotBefore is the first instant from which a token of the pair
+	// may be issued and live. A JWT's iat has whole seconds, so a caller
+	// revoking at an instant within a second sets NotBefore to the next
+	// whole second: a token issued earlier in that second is then refused
+	// too.
+	NotBefore time.Time
+	ExpiresAt time.Time
+}

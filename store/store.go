@@ -68,6 +68,9 @@ type ConsentStore interface {
 	// DeleteConsent removes it; removing one that does not exist is not an
 	// error (revoking consent is idempotent).
 	DeleteConsent(ctx context.Context, subject, clientID string) error
+	// ListConsents returns the live consents of subject, for every
+	// client, oldest first (ties broken by ClientID).
+	ListConsents(ctx context.Context, subject string) ([]*Consent, error)
 }
 
 // RefreshTokenStore keeps refresh tokens and their families.
@@ -93,15 +96,48 @@ type RefreshTokenStore interface {
 	// any saved into it later, until the revocation expires at until. It is
 	// idempotent.
 	RevokeFamily(ctx context.Context, familyID string, until time.Time) error
+
+	// ListRefreshTokens returns the live refresh tokens of subject, of
+	// every client: not expired, not rotated, of a family not revoked;
+	// oldest first (ties broken by Hash).
+	ListRefreshTokens(ctx context.Context, subject string) ([]*RefreshToken, error)
 }
 
-// RevocationStore is the deny-list of revoked access tokens, by jti.
+// RevocationStore is the deny-list of revoked access tokens: single
+// tokens by jti, and the tokens of an app a user revoked (see
+// AppRevocationStore). A resource server's bearer-token check takes
+// this interface alone.
 type RevocationStore interface {
 	// RevokeAccessToken puts jti on the deny-list until expiresAt (the
 	// token's own exp; after it the token is dead anyway). Idempotent.
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
-	// IsAccessTokenRevoked reports whether jti is on the deny-list.
-	IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+
+	// IsAccessTokenRevoked reports whether the access token t describes
+	// is revoked: its JTI is on the deny-list, or an AppRevocation of its
+	// Subject and ClientID is live and t was issued before its NotBefore.
+	// It is one lookup, made on every request a resource server serves.
+	IsAccessTokenRevoked(ctx context.Context, t AccessToken) (bool, error)
+}
+
+// AppRevocationStore withdraws everything a user authorized an app to
+// do, as a patient does who revokes an app's access.
+type AppRevocationStore interface {
+	// RevokeApp, as one atomic operation:
+	//   - records r, so that the access tokens issued to r.ClientID for
+	//     r.Subject before r.NotBefore are revoked (IsAccessTokenRevoked)
+	//     until r.ExpiresAt; a record of the pair saved before keeps the
+	//     later NotBefore and the later ExpiresAt;
+	//   - revokes until r.ExpiresAt, as RevokeFamily does, every family
+	//     of the pair's refresh tokens and every family the pair's
+	//     authorization codes start (AuthCode.GrantID), so a refresh token
+	//     saved into one of them later is dead too;
+	//   - removes the pair's authorization codes, so that none issued
+	//     before can be redeemed;
+	//   - removes the pair's consent.
+	// A code redeemed or a refresh token rotated at the same moment either
+	// completes first, and what it issued is revoked, or fails. Records of
+	// other subjects and clients are untouched. Idempotent.
+	RevokeApp(ctx context.Context, r *AppRevocation) error
 }
 
 // ReplayStore remembers client-assertion jti values (RFC 7523 §3) so an
@@ -123,12 +159,13 @@ type Store interface {
 	LaunchStore
 	RefreshTokenStore
 	RevocationStore
+	AppRevocationStore
 	ReplayStore
 	ConsentStore
 
 	// DeleteExpired removes every record whose expiry is before t (codes,
 	// launches, refresh tokens, family revocations, access-token
-	// revocations, jti values, consents) and returns how many it removed. Clients
-	// never expire.
+	// revocations, app revocations, jti values, consents) and returns how
+	// many it removed. Clients never expire.
 	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
 }

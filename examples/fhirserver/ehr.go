@@ -40,6 +40,7 @@ type ehrView struct {
 	Apps       []*store.Client
 	LaunchURL  string
 	LogoutURL  string
+	AppsURL    string // the person's authorized apps, to see and revoke
 	CSRFToken  string
 }
 
@@ -66,7 +67,7 @@ func (p ehrPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	_ = ehrTemplate.Execute(w, ehrView{
 		User: u, Patients: patients, Encounters: p.encountersOf(patients), Apps: apps, LaunchURL: p.launchURL,
-		LogoutURL: p.auth.LogoutURL(), CSRFToken: p.auth.CSRFToken(r),
+		LogoutURL: p.auth.LogoutURL(), AppsURL: p.auth.AppsURL(), CSRFToken: p.auth.CSRFToken(r),
 	})
 }
 
@@ -183,6 +184,7 @@ form + form button { background: transparent; color: #1f5fae; }
 </form>
 {{else if not .Apps}}<p>No registered app has an EHR launch URL (initiate_login_uri) yet.</p>
 {{else}}<p>You have no patients.</p>{{end}}
+<p><a href="{{.AppsURL}}">Apps you have allowed</a></p>
 <form method="post" action="{{.LogoutURL}}">
 <input type="hidden" name="csrf_token" value="{{.CSRFToken}}">
 <input type="hidden" name="return_to" value="/ehr">

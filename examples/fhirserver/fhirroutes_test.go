@@ -32,8 +32,14 @@ type fhirDemo struct {
 
 func startFHIRDemo(t *testing.T, args ...string) *fhirDemo {
 	t.Helper()
+	return startFHIRDemoOn(t, "memory", args...)
+}
+
+// startFHIRDemoOn is startFHIRDemo on the store dsn names.
+func startFHIRDemoOn(t *testing.T, dsn string, args ...string) *fhirDemo {
+	t.Helper()
 	keysFile := filepath.Join(t.TempDir(), "keys.pem")
-	base := startDemo(t, append([]string{"-store", "memory", "-keys", keysFile}, args...)...)
+	base := startDemo(t, append([]string{"-store", dsn, "-keys", keysFile}, args...)...)
 	data, err := os.ReadFile(keysFile)
 	require.NoError(t, err)
 	keys, err := parseKeys(keysFile, data)

@@ -35,7 +35,13 @@ type personDemo struct {
 
 func startPersonDemo(t *testing.T) *personDemo {
 	t.Helper()
-	d := &personDemo{fhirDemo: startFHIRDemo(t)}
+	return newPersonDemo(t, startFHIRDemo(t))
+}
+
+// newPersonDemo registers the app on a running demo.
+func newPersonDemo(t *testing.T, fd *fhirDemo) *personDemo {
+	t.Helper()
+	d := &personDemo{fhirDemo: fd}
 	d.discovery = getJSON(t, d.fhir+"/.well-known/smart-configuration")
 	status, reg := registerClient(t, d.discovery["registration_endpoint"].(string), testAdminToken, map[string]any{
 		"client_name": "Growth Chart", "redirect_uris": []string{appRedirect},
@@ -58,7 +64,13 @@ func startPersonDemo(t *testing.T) *personDemo {
 // pick names the patient a clinician picks ("" for none).
 func (d *personDemo) launch(t *testing.T, user, scopes, pick string, extra ...oauth2.AuthCodeOption) *oauth2.Token {
 	t.Helper()
-	b := testutil.NewBrowser(t, d.base)
+	return d.launchIn(t, testutil.NewBrowser(t, d.base), user, scopes, pick, (*testutil.Browser).Allow, extra...)
+}
+
+// launchIn is launch in browser b, answering the consent page with
+// consent.
+func (d *personDemo) launchIn(t *testing.T, b *testutil.Browser, user, scopes, pick string, consent func(*testutil.Browser, *testutil.Page) *testutil.Page, extra ...oauth2.AuthCodeOption) *oauth2.Token {
+	t.Helper()
 	conf := *d.conf
 	conf.Scopes = strings.Fields(scopes)
 	verifier := oauth2.GenerateVerifier()
@@ -69,7 +81,7 @@ func (d *personDemo) launch(t *testing.T, user, scopes, pick string, extra ...oa
 	if pick != "" {
 		p = b.Pick(p, pick)
 	}
-	back := b.Redirect(b.Allow(p)).Query()
+	back := b.Redirect(consent(b, p)).Query()
 	require.Equal(t, "demo-state", back.Get("state"))
 	tok, err := conf.Exchange(context.Background(), back.Get("code"), oauth2.VerifierOption(verifier))
 	require.NoError(t, err)

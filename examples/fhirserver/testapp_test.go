@@ -36,6 +36,14 @@ type smartTestApp struct {
 	mu       sync.Mutex
 	clientID string
 	pending  map[string]pendingLaunch
+	last     grantedTokens // of the last launch that got tokens
+}
+
+// grantedTokens are the tokens a launch got, with the configuration to
+// refresh them.
+type grantedTokens struct {
+	conf  oauth2.Config
+	token *oauth2.Token
 }
 
 // pendingLaunch is what the app remembers between /launch and /callback.
@@ -67,6 +75,13 @@ func startSMARTTestApp(t *testing.T, fhirBase string) *smartTestApp {
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(a.Close)
 	return a
+}
+
+// lastTokens returns the tokens of the last launch that got some.
+func (a *smartTestApp) lastTokens() grantedTokens {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
 }
 
 func (a *smartTestApp) setClientID(id string) {
@@ -165,6 +180,9 @@ func (a *smartTestApp) callback(w http.ResponseWriter, r *http.Request) {
 		showResult(w, http.StatusBadGateway, res)
 		return
 	}
+	a.mu.Lock()
+	a.last = grantedTokens{conf: p.conf, token: tok}
+	a.mu.Unlock()
 	res.Patient, _ = tok.Extra("patient").(string)
 	res.Scope, _ = tok.Extra("scope").(string)
 	res.Encounter, _ = tok.Extra("encounter").(string)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fhirkit/smart/internal/servertest"
 	"github.com/fhirkit/smart/internal/testutil"
+	"github.com/fhirkit/smart/store"
 	"github.com/fhirkit/smart/store/sqlstore"
 )
 
@@ -72,7 +73,7 @@ func TestRestartMidFlow(t *testing.T) {
 			require.NoError(t, err, "the refresh token issued before the restart works after it")
 			assert.NotEmpty(t, fresh.AccessToken)
 
-			isRevoked, err := second.Store.IsAccessTokenRevoked(ctx, revokedJTI)
+			isRevoked, err := second.Store.IsAccessTokenRevoked(ctx, store.AccessToken{JTI: revokedJTI})
 			require.NoError(t, err)
 			assert.True(t, isRevoked, "the revocation made before the restart holds")
 		})

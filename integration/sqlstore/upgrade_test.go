@@ -67,7 +67,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 				t.Cleanup(func() { stores[i].Close() })
 			}
 			s := stores[0]
-			assert.Equal(t, map[int64]int{1: 1, 2: 1}, migrationCounts(t, s), "each version recorded once")
+			assert.Equal(t, map[int64]int{1: 1, 2: 1, 4: 1}, migrationCounts(t, s), "each version recorded once")
 			assert.Contains(t, migrationRows(t, s), v1, "the record of 0001 is untouched")
 
 			gotClient, err := s.GetClient(ctx, "app-1")
@@ -80,7 +80,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			}
 			_, err = s.GetRefreshToken(ctx, token.Hash)
 			assert.NoError(t, err, "refresh token")
-			revoked, err := s.IsAccessTokenRevoked(ctx, "revoked-1")
+			revoked, err := s.IsAccessTokenRevoked(ctx, store.AccessToken{JTI: "revoked-1"})
 			require.NoError(t, err)
 			assert.True(t, revoked, "access-token revocation")
 			assert.ErrorIs(t, s.UseJTI(ctx, "app-1", "assertion-1", now.Add(time.Hour)), store.ErrAlreadyUsed, "jti")

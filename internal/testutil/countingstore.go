@@ -135,9 +135,24 @@ func (c *CountingStore) RevokeAccessToken(ctx context.Context, jti string, expir
 	return c.inner.RevokeAccessToken(ctx, jti, expiresAt)
 }
 
-func (c *CountingStore) IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+func (c *CountingStore) IsAccessTokenRevoked(ctx context.Context, t store.AccessToken) (bool, error) {
 	c.count("IsAccessTokenRevoked")
-	return c.inner.IsAccessTokenRevoked(ctx, jti)
+	return c.inner.IsAccessTokenRevoked(ctx, t)
+}
+
+func (c *CountingStore) RevokeApp(ctx context.Context, r *store.AppRevocation) error {
+	c.count("RevokeApp")
+	return c.inner.RevokeApp(ctx, r)
+}
+
+func (c *CountingStore) ListConsents(ctx context.Context, subject string) ([]*store.Consent, error) {
+	c.count("ListConsents")
+	return c.inner.ListConsents(ctx, subject)
+}
+
+func (c *CountingStore) ListRefreshTokens(ctx context.Context, subject string) ([]*store.RefreshToken, error) {
+	c.count("ListRefreshTokens")
+	return c.inner.ListRefreshTokens(ctx, subject)
 }
 
 func (c *CountingStore) UseJTI(ctx context.Context, clientID, jti string, expiresAt time.Time) error {

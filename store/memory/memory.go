@@ -36,7 +36,8 @@ type Store struct {
 	families map[string]time.Time           // revoked family → until
 	revoked  map[string]time.Time           // access-token jti → expiry
 	jtis     map[jtiKey]time.Time           // client assertion → expiry
-	consents map[consentKey]*store.Consent
+	consents map[pairKey]*store.Consent
+	apps     map[pairKey]*store.AppRevocation // revoked (subject, client) pairs
 
 	// jtiSweep is the size of jtis at which UseJTI drops the expired
 	// ones (see UseJTI).
@@ -49,7 +50,8 @@ const minJTISweep = 4096
 
 type jtiKey struct{ clientID, jti string }
 
-type consentKey struct{ subject, clientID string }
+// pairKey names what a user authorized a client to do.
+type pairKey struct{ subject, clientID string }
 
 // New returns an empty Store.
 func New() *Store {
@@ -61,7 +63,8 @@ func New() *Store {
 		families: make(map[string]time.Time),
 		revoked:  make(map[string]time.Time),
 		jtis:     make(map[jtiKey]time.Time),
-		consents: make(map[consentKey]*store.Consent),
+		consents: make(map[pairKey]*store.Consent),
+		apps:     make(map[pairKey]*store.AppRevocation),
 		jtiSweep: minJTISweep,
 	}
 }
@@ -370,14 +373,17 @@ func extendUntil[K comparable](m map[K]time.Time, k K, t time.Time) {
 }
 
 // IsAccessTokenRevoked implements store.RevocationStore.
-func (s *Store) IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+func (s *Store) IsAccessTokenRevoked(ctx context.Context, t store.AccessToken) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.revoked[jti]
-	return ok && live(exp), nil
+	if exp, ok := s.revoked[t.JTI]; ok && live(exp) {
+		return true, nil
+	}
+	r, ok := s.apps[pairKey{t.Subject, t.ClientID}]
+	return ok && live(r.ExpiresAt) && t.IssuedAt.Before(r.NotBefore), nil
 }
 
 // UseJTI implements store.ReplayStore.
@@ -419,7 +425,7 @@ func (s *Store) SaveConsent(ctx context.Context, c *store.Consent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := *c
-	s.consents[consentKey{c.Subject, c.ClientID}] = &n
+	s.consents[pairKey{c.Subject, c.ClientID}] = &n
 	return nil
 }
 
@@ -430,7 +436,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (*stor
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.consents[consentKey{subject, clientID}]
+	c, ok := s.consents[pairKey{subject, clientID}]
 	if !ok || !live(c.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}
@@ -445,7 +451,7 @@ func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.consents, consentKey{subject, clientID})
+	delete(s.consents, pairKey{subject, clientID})
 	return nil
 }
 
@@ -463,6 +469,7 @@ func (s *Store) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	n += deleteBefore(s.revoked, t, identity)
 	n += deleteBefore(s.jtis, t, identity)
 	n += deleteBefore(s.consents, t, func(c *store.Consent) time.Time { return c.ExpiresAt })
+	n += deleteBefore(s.apps, t, func(r *store.AppRevocation) time.Time { return r.ExpiresAt })
 	return n, nil
 }
 

@@ -103,6 +103,7 @@ func sqliteDialect() *dialect {
 			"{{TEXT}}", "TEXT",
 			"{{BYTES}}", "BLOB",
 			"{{TABLE}}", "",
+			"{{TEXTKEY}}", "",
 		),
 		unique: func(err error) bool {
 			c, ok := sqliteCode(err)
@@ -179,6 +180,7 @@ func postgresDialect() *dialect {
 			"{{TEXT}}", "TEXT",
 			"{{BYTES}}", "BYTEA",
 			"{{TABLE}}", "",
+			"{{TEXTKEY}}", "",
 		),
 		txDDL:  true,
 		unique: func(err error) bool { return pgCode(err) == "23505" },
@@ -226,6 +228,8 @@ func mysqlDialect() *dialect {
 			"{{TEXT}}", "LONGTEXT",
 			"{{BYTES}}", "VARBINARY(255)",
 			"{{TABLE}}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+			// An index on a LONGTEXT column keys a prefix of it.
+			"{{TEXTKEY}}", "(255)",
 		),
 		unique: func(err error) bool { return mysqlNumber(err) == 1062 }, // ER_DUP_ENTRY
 		upsert: onDuplicateKeyUpdate,

@@ -62,6 +62,18 @@ func (db *DB) getRefresh(ctx context.Context, q querier, hash []byte) (*store.Re
 	row := q.QueryRowContext(ctx, db.d.rebind(`SELECT `+refreshColumns+` FROM smart_refresh_tokens t
 		WHERE t.hash = ? AND t.expires_at > ? AND NOT EXISTS (SELECT 1 FROM smart_family_revocations r
 			WHERE r.family_id = t.family_id AND r.expires_at > ?)`), hash, now, now)
+	t, err := scanRefresh(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read refresh token: %w", err)
+	}
+	return t, nil
+}
+
+// scanRefresh reads one row of refreshColumns.
+func scanRefresh(row interface{ Scan(...any) error }) (*store.RefreshToken, error) {
 	var (
 		t                                     store.RefreshToken
 		lc                                    string
@@ -69,14 +81,11 @@ func (db *DB) getRefresh(ctx context.Context, q querier, hash []byte) (*store.Re
 	)
 	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.Scope, &t.Subject, &t.FHIRUser, &authTime, &lc,
 		&created, &expires, &rotatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err == nil {
 		t.Context, err = decodeContext(lc)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: read refresh token: %w", err)
+		return nil, err
 	}
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RotatedAt = fromMicros(authTime), fromMicros(created), fromMicros(expires), fromMicros(rotatedAt)
 	return &t, nil
@@ -165,20 +174,6 @@ func (db *DB) putExpiring(ctx context.Context, table, column, key string, until 
 	})
 }
 
-// IsAccessTokenRevoked reports whether jti is on the deny-list.
-func (db *DB) IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	var one int
-	err := db.db.QueryRowContext(ctx, db.d.rebind(`SELECT 1 FROM smart_token_revocations
-		WHERE jti = ? AND expires_at > ?`), jti, nowMicros()).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("sqlstore: is access token revoked: %w", err)
-	}
-	return true, nil
-}
-
 // UseJTI records that clientID used jti until expiresAt, or returns
 // store.ErrAlreadyUsed if it did so before and that record is live. The
 // primary key decides between concurrent callers: exactly one INSERT
@@ -221,6 +216,7 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	tables := []string{
 		"smart_auth_codes", "smart_launches", "smart_refresh_tokens",
 		"smart_family_revocations", "smart_token_revocations", "smart_jtis", "smart_consents",
+		"smart_app_revocations",
 	}
 	var total int64
 	for _, table := range tables {

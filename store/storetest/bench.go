@@ -14,6 +14,9 @@ import (
 //     op is both calls), the hot path of the authorization code grant.
 //   - ClientLookup: GetClient of an existing client, done on every token
 //     request.
+//   - RevocationCheck: IsAccessTokenRevoked of a live token whose user
+//     revoked another app, the lookup a resource server's Verifier makes
+//     on every request.
 //
 // open is called once per sub-benchmark.
 func Bench(b *testing.B, open func(b *testing.B) store.Store) {
@@ -49,6 +52,23 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 		for b.Loop() {
 			if _, err := s.GetClient(ctx(), c.ID); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+
+	b.Run("RevocationCheck", func(b *testing.B) {
+		s := open(b)
+		b.ReportAllocs()
+		tok := token(key("subject"), key("client"), now())
+		if err := s.RevokeAccessToken(ctx(), key("jti"), future()); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.RevokeApp(ctx(), &store.AppRevocation{Subject: tok.Subject, ClientID: key("client"), NotBefore: now(), ExpiresAt: future()}); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if revoked, err := s.IsAccessTokenRevoked(ctx(), tok); err != nil || revoked {
+				b.Fatal(revoked, err)
 			}
 		}
 	})

@@ -117,6 +117,88 @@ func testConcurrency(t *testing.T, s store.Store) {
 		assert.Equal(t, clients[winner].Owner, got.Owner, "the stored client is the winner's")
 	})
 
+	t.Run("an app revoked while its tokens rotate and its codes are redeemed keeps nothing", func(t *testing.T) {
+		// Half the racers rotate a refresh token of the pair, half redeem
+		// a code of the pair (saving the grant's first refresh token), and
+		// one revokes the app. Whatever order the database picks, nothing
+		// issued before the revocation may be usable after it.
+		sub, cid := key("subject"), key("client")
+		tokens := make([]*store.RefreshToken, racers)
+		codes := make([]*store.AuthCode, racers)
+		var issued []*store.RefreshToken
+		var mu sync.Mutex
+		for i := range racers {
+			if i%2 == 0 {
+				tokens[i] = pairRefresh(sub, cid, key("family"))
+				require.NoError(t, s.SaveRefreshToken(ctx(), tokens[i]))
+			} else {
+				codes[i] = pairCode(sub, cid)
+				require.NoError(t, s.SaveCode(ctx(), codes[i]))
+			}
+		}
+		revoker := racers / 2
+		errs := race(func(i int) error {
+			switch {
+			case i == revoker:
+				return s.RevokeApp(ctx(), &store.AppRevocation{Subject: sub, ClientID: cid, NotBefore: future(), ExpiresAt: future()})
+			case tokens[i] != nil:
+				next := pairRefresh(sub, cid, tokens[i].FamilyID)
+				mu.Lock()
+				issued = append(issued, next)
+				mu.Unlock()
+				_, err := s.RotateRefreshToken(ctx(), tokens[i].Hash, next)
+				return err
+			}
+			_, err := s.ConsumeCode(ctx(), codes[i].Hash, key("jti"), func(c *store.AuthCode) *store.RefreshToken {
+				r := pairRefresh(sub, cid, c.GrantID)
+				mu.Lock()
+				issued = append(issued, r)
+				mu.Unlock()
+				return r
+			})
+			return err
+		})
+		for i, err := range errs {
+			if i == revoker {
+				require.NoError(t, err, "the revocation")
+			} else if err != nil {
+				assert.ErrorIs(t, err, store.ErrNotFound, "goroutine %d lost to the revocation", i)
+			}
+		}
+		for _, r := range append(issued, tokens...) {
+			if r == nil {
+				continue
+			}
+			_, err := s.GetRefreshToken(ctx(), r.Hash)
+			assert.ErrorIs(t, err, store.ErrNotFound, "a refresh token of the revoked app")
+		}
+		for _, c := range codes {
+			if c != nil {
+				_, err := s.ConsumeCode(ctx(), c.Hash, key("jti"), nil)
+				assert.ErrorIs(t, err, store.ErrNotFound, "a code of the revoked app")
+			}
+		}
+		list, err := s.ListRefreshTokens(ctx(), sub)
+		require.NoError(t, err)
+		assert.Empty(t, list, "the user's refresh tokens")
+	})
+
+	t.Run("one app revoked by many at once: all succeed and the latest NotBefore stays", func(t *testing.T) {
+		sub, cid := key("subject"), key("client")
+		base := now()
+		errs := race(func(i int) error {
+			return s.RevokeApp(ctx(), &store.AppRevocation{
+				Subject: sub, ClientID: cid, NotBefore: base.Add(time.Duration(i) * time.Second), ExpiresAt: future(),
+			})
+		})
+		for i, err := range errs {
+			assert.NoError(t, err, "goroutine %d", i)
+		}
+		last := base.Add(time.Duration(racers-1) * time.Second)
+		requireTokenRevoked(t, s, token(sub, cid, last.Add(-time.Microsecond)), true)
+		requireTokenRevoked(t, s, token(sub, cid, last), false)
+	})
+
 	t.Run("independent writes in parallel all succeed", func(t *testing.T) {
 		// No contention on any key: an adapter must not turn its own
 		// locking (say, a busy database file) into errors.

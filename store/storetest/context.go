@@ -49,7 +49,13 @@ func testContext(t *testing.T, s store.Store) {
 		}},
 		{"RevokeFamily", func(c context.Context) error { return s.RevokeFamily(c, token.FamilyID, future()) }},
 		{"RevokeAccessToken", func(c context.Context) error { return s.RevokeAccessToken(c, key("jti"), future()) }},
-		{"IsAccessTokenRevoked", func(c context.Context) error { _, err := s.IsAccessTokenRevoked(c, key("jti")); return err }},
+		{"IsAccessTokenRevoked", func(c context.Context) error {
+			_, err := s.IsAccessTokenRevoked(c, store.AccessToken{JTI: key("jti")})
+			return err
+		}},
+		{"RevokeApp", func(c context.Context) error {
+			return s.RevokeApp(c, &store.AppRevocation{Subject: key("subject"), ClientID: key("client"), NotBefore: now(), ExpiresAt: future()})
+		}},
 		{"UseJTI", func(c context.Context) error { return s.UseJTI(c, key("client"), key("jti"), future()) }},
 		{"SaveConsent", func(c context.Context) error {
 			n := *consent
@@ -61,6 +67,8 @@ func testContext(t *testing.T, s store.Store) {
 			return err
 		}},
 		{"DeleteConsent", func(c context.Context) error { return s.DeleteConsent(c, consent.Subject, consent.ClientID) }},
+		{"ListConsents", func(c context.Context) error { _, err := s.ListConsents(c, consent.Subject); return err }},
+		{"ListRefreshTokens", func(c context.Context) error { _, err := s.ListRefreshTokens(c, token.Subject); return err }},
 		{"DeleteExpired", func(c context.Context) error { _, err := s.DeleteExpired(c, now()); return err }},
 	}
 	for _, tt := range tests {

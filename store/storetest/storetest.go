@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revocations", testRevocations},
 		{"JTI", testJTI},
 		{"Consents", testConsents},
+		{"Apps", testApps},
 		{"DeleteExpired", testDeleteExpired},
 		{"Keys", testKeys},
 		{"Context", testContext},
