@@ -80,6 +80,10 @@ type config struct {
 	keep                bool
 }
 
+// longest bounds the load's time: the phases, and the restarted
+// replica's start-up, which delays the phase after it.
+func (c config) longest() time.Duration { return c.before + c.down + readyTimeout + c.after }
+
 // killed is the replica the run kills: the last, when there is more than
 // one; 0 for none.
 func (c config) killed() int {
@@ -98,8 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.replicas, "replicas", 3, "demo processes behind the proxy")
 	fs.BoolVar(&c.kill, "kill", true, "SIGKILL the last replica after -before and restart it after -down (needs 2 or more replicas)")
 	fs.DurationVar(&c.before, "before", 20*time.Second, "load before the kill")
-	fs.DurationVar(&c.down, "down", 20*time.Second, "load while the killed replica is down")
-	fs.DurationVar(&c.after, "after", 20*time.Second, "load after the restart")
+	fs.DurationVar(&c.down, "down", 20*time.Second, "load from the kill until the replica is started again")
+	fs.DurationVar(&c.after, "after", 20*time.Second, "load once the restarted replica answers")
 	fs.IntVar(&c.people, "people", 8, "people signing in at once, half patients, half clinicians")
 	fs.IntVar(&c.services, "services", 2, "backend services asking for tokens at once")
 	fs.IntVar(&c.probeEvery, "probe-every", 5, "probe one person flow and one backend run in `n` directly on the replicas")
@@ -117,8 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-dsn or SMART_TEST_POSTGRES_DSN must name a PostgreSQL database")
 	case c.replicas < 1 || c.replicas > maxReplicas:
 		return c, fmt.Errorf("-replicas %d is not within [1, %d]", c.replicas, maxReplicas)
-	case c.before <= 0 || c.down <= 0 || c.after <= 0 || c.before+c.down+c.after > loadgen.MaxDuration:
-		return c, fmt.Errorf("-before, -down and -after must be positive and add up to at most %v", loadgen.MaxDuration)
+	case c.before <= 0 || c.down <= 0 || c.after <= 0 || c.longest() > loadgen.MaxDuration:
+		return c, fmt.Errorf("-before, -down and -after must be positive and add up to at most %v", loadgen.MaxDuration-readyTimeout)
 	case c.people < 1 || c.services < 0 || c.people > loadgen.MaxConcurrency || c.services > loadgen.MaxConcurrency:
 		return c, fmt.Errorf("-people must be within [1, %d] and -services within [0, %[1]d]", loadgen.MaxConcurrency)
 	case c.probeEvery < 1 || c.reregister < 1:
@@ -273,13 +277,18 @@ func (d *driver) drive(ctx context.Context, replicas []*replica, bal *balancer, 
 	if cfg.killed() > 0 {
 		first = "before kill"
 	}
+	// The load runs until stop is closed: after the three phases, the
+	// last of which starts when the restarted replica answers.
+	stop := make(chan struct{})
 	start := time.Now()
 	d.metrics = newMetrics(first, start)
-	total := cfg.before + cfg.down + cfg.after
+	load := func(concurrency int, timeout time.Duration) loadgen.Config {
+		return loadgen.Config{Duration: cfg.longest(), Concurrency: concurrency, Timeout: timeout, Classify: classify, Stop: stop}
+	}
 	var perr, berr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		info.people, perr = loadgen.Run(ctx, loadgen.Config{Duration: total, Concurrency: cfg.people, Timeout: flowTimeout, Classify: classify},
+		info.people, perr = loadgen.Run(ctx, load(cfg.people, flowTimeout),
 			func(ctx context.Context) error {
 				p := <-people
 				defer func() { people <- p }()
@@ -288,7 +297,7 @@ func (d *driver) drive(ctx context.Context, replicas []*replica, bal *balancer, 
 	})
 	if cfg.services > 0 {
 		wg.Go(func() {
-			info.back, berr = loadgen.Run(ctx, loadgen.Config{Duration: total, Concurrency: cfg.services, Timeout: backendTimeout, Classify: classify},
+			info.back, berr = loadgen.Run(ctx, load(cfg.services, backendTimeout),
 				func(ctx context.Context) error {
 					s := <-services
 					defer func() { services <- s }()
@@ -296,20 +305,42 @@ func (d *driver) drive(ctx context.Context, replicas []*replica, bal *balancer, 
 				})
 		})
 	}
-	var cerr error
-	if k := cfg.killed(); k > 0 {
-		cerr = d.killAndRestart(ctx, replicas[k-1], bal.backends[k-1], start, info)
-	}
+	cerr := d.schedule(ctx, replicas, bal, start, info)
+	// What is in flight now finishes in a phase of its own, so that the
+	// last phase's rates are over its own time.
+	d.metrics.begin(drainPhase, time.Now())
+	close(stop)
 	wg.Wait()
 	d.metrics.finish(time.Now())
 	return errors.Join(cerr, perr, berr)
 }
 
+// drainPhase names the end of the run, when no flow starts and those in
+// flight finish.
+const drainPhase = "drain (no new starts)"
+
+// schedule returns when the load is to stop: after the one phase when
+// no replica is killed; else after killing and restarting one, once the
+// restarted replica has answered for cfg.after (or at once, when the
+// restart failed).
+func (d *driver) schedule(ctx context.Context, replicas []*replica, bal *balancer, start time.Time, info *runInfo) error {
+	k := d.cfg.killed()
+	if k == 0 {
+		return sleepUntil(ctx, start.Add(d.cfg.before+d.cfg.down+d.cfg.after))
+	}
+	ready, err := d.killAndRestart(ctx, replicas[k-1], bal.backends[k-1], start, info)
+	if err != nil {
+		return err
+	}
+	return sleepUntil(ctx, ready.Add(d.cfg.after))
+}
+
 // killAndRestart kills replica r with SIGKILL after cfg.before, while
 // the load runs, and starts it again with the same flags after cfg.down.
-func (d *driver) killAndRestart(ctx context.Context, r *replica, be *backend, start time.Time, info *runInfo) error {
+// It returns when the restarted replica answered.
+func (d *driver) killAndRestart(ctx context.Context, r *replica, be *backend, start time.Time, info *runInfo) (time.Time, error) {
 	if err := sleepUntil(ctx, start.Add(d.cfg.before)); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	err := d.topo.set(r.n, false, func() error {
 		now := time.Now()
@@ -320,19 +351,19 @@ func (d *driver) killAndRestart(ctx context.Context, r *replica, be *backend, st
 		return r.kill()
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := sleepUntil(ctx, start.Add(d.cfg.before+d.cfg.down)); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	restart := time.Now()
 	info.restartAt = restart.Sub(start)
 	if err := r.start(ctx); err != nil {
-		return fmt.Errorf("restart: %w", err)
+		return time.Time{}, fmt.Errorf("restart: %w", err)
 	}
 	ready := time.Now()
 	info.readyAfter = ready.Sub(restart)
-	return d.topo.set(r.n, true, func() error {
+	return ready, d.topo.set(r.n, true, func() error {
 		d.metrics.begin("after restart", ready)
 		return nil
 	})

@@ -53,16 +53,16 @@ func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violation
 	fmt.Fprintf(w, "- whole run: %s; %s; checks after the run took %s\n\n",
 		whole("person flows", info.people), whole("backend runs", info.back), sec(info.checkTime))
 
-	fmt.Fprintln(w, "| phase | duration | person flows/s | backend runs/s | requests/s | requests per replica | failed flows | failed backend runs |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|")
+	fmt.Fprintln(w, "| phase | duration | person flows | per s | backend runs | per s | requests per s | requests per replica | failed flows | failed backend runs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
 	for _, p := range phases {
-		s := p.duration().Seconds()
 		var per []string
 		for n := 1; n <= cfg.replicas; n++ {
 			per = append(per, strconv.FormatInt(p.perReplica[n].Load(), 10))
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.0f | %s | %d | %d |\n", p.name, sec(p.duration()),
-			float64(p.flows.Load())/s, float64(p.backend.Load())/s, float64(p.answers.Load())/s,
+		flows, runs := p.flows.Load(), p.backend.Load()
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %d | %s | %s | %s | %d | %d |\n", p.name, sec(p.duration()),
+			flows, p.rate(flows, "%.1f"), runs, p.rate(runs, "%.1f"), p.rate(p.answers.Load(), "%.0f"),
 			strings.Join(per, " / "), p.flowsFailed.Load(), p.backendFailed.Load())
 	}
 
@@ -144,6 +144,15 @@ func writeProxy(w io.Writer, backends []*backend) {
 		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d |\n", b.n, b.served.Load(), b.lost.Load(), b.lostAfterKill.Load(),
 			b.repeated.Load(), b.refusedDials.Load())
 	}
+}
+
+// rate is n per second of p, or a dash for the drain, whose flows
+// started in the phase before it.
+func (p *phase) rate(n int64, format string) string {
+	if p.name == drainPhase || p.duration() <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, float64(n)/p.duration().Seconds())
 }
 
 func whole(what string, r *loadgen.Report) string {
