@@ -11,6 +11,10 @@
 //	scripts/scaleout.sh -replicas 1              # the same load on one, nothing killed
 //	scripts/scaleout.sh -before 1m -people 16    # longer, harder
 //
+// In short (3 seconds a phase), as a test behind the loadtest build tag:
+//
+//	go test -tags loadtest -run TestRun ./loadtest/scaleout
+//
 // Each person is the demo's patient or clinician at a browser of their
 // own (a cookie jar per flow): the app is registered (RFC 7591, with the
 // admin token) at their first flow and again every -reregister flows;
