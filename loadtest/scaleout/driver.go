@@ -30,6 +30,7 @@ type driver struct {
 	clients  []*registration // every client registered, to read back at the end
 	held     []heldToken     // refresh tokens kept, to use at the end
 	killedAt atomic.Int64    // Unix nanoseconds of the SIGKILL; 0 before
+	directs  atomic.Int64    // answers of replicas reached directly, not through the proxy
 	probes   atomic.Int64    // person flows that finished, to pick which are probed
 	bprobes  atomic.Int64    // backend runs, likewise
 }

@@ -97,8 +97,11 @@ func (d *driver) send(client *http.Client, req *http.Request) (*reply, error) {
 	if r.replica == 0 && resp.StatusCode == http.StatusBadGateway && d.proxied(req.URL) {
 		return nil, fmt.Errorf("%w: %s", errProxy, body)
 	}
-	if r.replica > 0 {
+	switch {
+	case r.replica > 0:
 		d.metrics.current().answered(r.replica)
+	case !d.proxied(req.URL):
+		d.directs.Add(1)
 	}
 	return r, nil
 }

@@ -238,6 +238,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (pass bool, 
 	fmt.Fprintf(stderr, "scaleout: reading back every client and kept refresh token on replica %d\n", target)
 	d.checkState(ctx, target)
 	info.checkTime, info.loadEnd = time.Since(checked), loadAverage()
+	for _, r := range replicas { // stopped now, so that their CPU time is known
+		r.stop()
+		info.cpu = append(info.cpu, r.cpu)
+	}
+	info.direct = d.directs.Load()
 
 	c, violations := d.tally.snapshot()
 	c.replicas, c.killed, c.inFlightAtKill = cfg.replicas, cfg.killed(), info.inFlightAtKill

@@ -32,6 +32,8 @@ type replica struct {
 	cmd    *exec.Cmd
 	exited chan error // receives cmd.Wait's result once
 	starts int
+	// cpu is the CPU time (user and system) of the processes that ended.
+	cpu time.Duration
 }
 
 func newReplica(n int, bin, addr, baseURL, dsn, keys, adminToken, logPath string) *replica {
@@ -95,8 +97,16 @@ func (r *replica) kill() error {
 		return fmt.Errorf("kill replica %d: %w", r.n, err)
 	}
 	<-r.exited
-	r.cmd = nil
+	r.ended()
 	return nil
+}
+
+// ended adds the CPU time of the process that exited to r.cpu.
+func (r *replica) ended() {
+	if s := r.cmd.ProcessState; s != nil {
+		r.cpu += s.UserTime() + s.SystemTime()
+	}
+	r.cmd = nil
 }
 
 // stop asks the process to end (SIGTERM) and kills it when it does not
@@ -112,7 +122,7 @@ func (r *replica) stop() {
 		_ = r.cmd.Process.Signal(syscall.SIGKILL)
 		<-r.exited
 	}
-	r.cmd = nil
+	r.ended()
 }
 
 // logTail is the end of the replica's log, to show why it failed.

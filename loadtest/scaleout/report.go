@@ -26,6 +26,10 @@ type runInfo struct {
 	proxy          []*backend
 	people, back   *loadgen.Report
 	checkTime      time.Duration
+	// The replicas' CPU time (each restart's included), and the answers
+	// they gave to requests sent directly, bypassing the proxy.
+	cpu    []time.Duration
+	direct int64
 }
 
 // writeReport prints the run as Markdown, ready to paste into
@@ -50,8 +54,10 @@ func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violation
 			k, sec(info.killAt), info.inFlightAtKill, info.inFlightAtKill-info.safeAtKill, info.safeAtKill,
 			sec(info.restartAt), round3(info.readyAfter))
 	}
-	fmt.Fprintf(w, "- whole run: %s; %s; checks after the run took %s\n\n",
+	fmt.Fprintf(w, "- whole run: %s; %s; checks after the run took %s\n",
 		whole("person flows", info.people), whole("backend runs", info.back), sec(info.checkTime))
+	writeCPU(w, info, phases)
+	fmt.Fprintln(w)
 
 	fmt.Fprintln(w, "| phase | duration | person flows | per s | backend runs | per s | requests per s | requests per replica | failed flows | failed backend runs |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
@@ -153,6 +159,29 @@ func (p *phase) rate(n int64, format string) string {
 		return "–"
 	}
 	return fmt.Sprintf(format, float64(n)/p.duration().Seconds())
+}
+
+// writeCPU says how much CPU the replicas used for the answers they
+// gave, which the machine's other load disturbs less than the rates.
+func writeCPU(w io.Writer, info runInfo, phases []*phase) {
+	var all time.Duration
+	var each []string
+	for _, d := range info.cpu {
+		all += d
+		each = append(each, sec(d))
+	}
+	if all <= 0 {
+		return
+	}
+	var proxied int64
+	for _, p := range phases {
+		proxied += p.answers.Load()
+	}
+	answers := proxied + info.direct
+	fmt.Fprintf(w, "- the replicas' CPU time (user + system, start-up and checks included; PostgreSQL's not): %s (%s) for %d answers "+
+		"(%d through the proxy, %d direct): %.0f answers per CPU-second, %s of CPU per answer\n",
+		sec(all), strings.Join(each, " / "), answers, proxied, info.direct,
+		float64(answers)/all.Seconds(), round3(all/time.Duration(max(answers, 1))))
 }
 
 func whole(what string, r *loadgen.Report) string {
