@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -95,14 +94,7 @@ func (d *driver) backendRun(ctx context.Context, s *service) error {
 
 func (d *driver) backendEnded(err error) {
 	ph := d.metrics.current()
-	if err == nil {
-		ph.backend.Add(1)
-	} else {
-		ph.backendFailed.Add(1)
-		ph.failed(err)
-	}
-	var lost *lostError
-	isLost := errors.As(err, &lost)
+	isLost := ph.ended(&ph.backend, err)
 	d.tally.add(func(c *counts) {
 		c.backendRuns++
 		switch {

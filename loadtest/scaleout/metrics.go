@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +26,11 @@ type phase struct {
 	start, end time.Time
 
 	latency map[string]*loadgen.Latencies // one per step, made up front
-	// Flows and backend runs that succeeded and failed, answers through
-	// the proxy in all and per replica.
-	flows, flowsFailed, backend, backendFailed, answers atomic.Int64
-	perReplica                                          [maxReplicas + 1]atomic.Int64
+	// Person flows and backend runs; answers through the proxy in all
+	// and per replica.
+	flows, backend outcomes
+	answers        atomic.Int64
+	perReplica     [maxReplicas + 1]atomic.Int64
 
 	mu      sync.Mutex
 	errors  map[string]int64
@@ -50,6 +52,22 @@ func (p *phase) answered(replica int) {
 	if replica <= maxReplicas {
 		p.perReplica[replica].Add(1)
 	}
+}
+
+// outcomes counts what succeeded and what failed.
+type outcomes struct{ ok, failed atomic.Int64 }
+
+// ended counts a flow or backend run that ended with err in o, and err's
+// kind; it reports whether err is a request lost with a replica.
+func (p *phase) ended(o *outcomes, err error) (lost bool) {
+	if err == nil {
+		o.ok.Add(1)
+		return false
+	}
+	o.failed.Add(1)
+	p.failed(err)
+	var l *lostError
+	return errors.As(err, &l)
 }
 
 func (p *phase) failed(err error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -222,14 +221,7 @@ func (d *driver) readFHIR(ctx context.Context, base, token string, want int) err
 func (d *driver) personEnded(start time.Time, p *person, b *browser, err error) {
 	end := time.Now()
 	ph := d.metrics.current()
-	if err == nil {
-		ph.flows.Add(1)
-	} else {
-		ph.flowsFailed.Add(1)
-		ph.failed(err)
-	}
-	var lost *lostError
-	isLost := errors.As(err, &lost)
+	isLost := ph.ended(&ph.flows, err)
 	killed, killAt := d.cfg.killed(), d.killTime()
 	atKill := !killAt.IsZero() && start.Before(killAt) && end.After(killAt)
 	d.tally.add(func(c *counts) {

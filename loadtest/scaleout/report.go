@@ -66,10 +66,10 @@ func writeReport(w io.Writer, info runInfo, phases []*phase, c counts, violation
 		for n := 1; n <= cfg.replicas; n++ {
 			per = append(per, strconv.FormatInt(p.perReplica[n].Load(), 10))
 		}
-		flows, runs := p.flows.Load(), p.backend.Load()
+		flows, runs := p.flows.ok.Load(), p.backend.ok.Load()
 		fmt.Fprintf(w, "| %s | %s | %d | %s | %d | %s | %s | %s | %d | %d |\n", p.name, sec(p.duration()),
 			flows, p.rate(flows, "%.1f"), runs, p.rate(runs, "%.1f"), p.rate(p.answers.Load(), "%.0f"),
-			strings.Join(per, " / "), p.flowsFailed.Load(), p.backendFailed.Load())
+			strings.Join(per, " / "), p.flows.failed.Load(), p.backend.failed.Load())
 	}
 
 	fmt.Fprintln(w, "\nLatency per step, p50 / p99:")
