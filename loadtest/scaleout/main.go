@@ -11,7 +11,7 @@
 //	scripts/scaleout.sh -replicas 1              # the same load on one, nothing killed
 //	scripts/scaleout.sh -before 1m -people 16    # longer, harder
 //
-// In short (3 seconds a phase), as a test behind the loadtest build tag:
+// In short (a few seconds a phase), as a test behind the loadtest build tag:
 //
 //	go test -tags loadtest -run TestRun ./loadtest/scaleout
 //

@@ -14,7 +14,7 @@ import (
 )
 
 // TestRunKillsAReplicaAndEveryInvariantHolds is the scale-out run in
-// short: the demo built, three replicas on PostgreSQL, 3 seconds a phase.
+// short: the demo built, three replicas on PostgreSQL, a few seconds a phase.
 // Behind the loadtest build tag, like the load test, since it builds the
 // demo and runs for a while; scripts/scaleout.sh is the full run.
 func TestRunKillsAReplicaAndEveryInvariantHolds(t *testing.T) {
@@ -28,8 +28,8 @@ func TestRunKillsAReplicaAndEveryInvariantHolds(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build the demo: %s", out)
 
-	cfg, err := parseFlags([]string{"-demo", demo, "-dsn", dsn, "-before", "3s", "-down", "3s", "-after", "3s",
-		"-people", "4", "-probe-every", "2"}, os.Stderr)
+	cfg, err := parseFlags([]string{"-demo", demo, "-dsn", dsn, "-before", "5s", "-down", "3s", "-after", "3s",
+		"-people", "4", "-probe-every", "3"}, os.Stderr)
 	require.NoError(t, err)
 	var report, log bytes.Buffer
 	pass, err := run(t.Context(), cfg, &report, &log)
