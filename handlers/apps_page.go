@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fhirkit/smart/scope"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // sessAppsNotice carries the name of the app just revoked from the
@@ -25,7 +27,7 @@ func (s *Server) AppsAPIURL() string { return s.endpoint("api/apps") }
 
 // appsPage is the data of "apps".
 type appsPage struct {
-	Page
+	page.Page
 	Action string // where the revoke forms post
 	Notice string // the name of the app just revoked
 	Apps   []appLine
@@ -63,7 +65,7 @@ func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := appsPage{
-		Page:   NewPage("Apps you have allowed", s.csrfToken(ctx)),
+		Page:   page.New("Apps you have allowed", s.csrfToken(ctx)),
 		Action: s.AppsURL(),
 		Notice: s.sessions.PopString(ctx, sessAppsNotice),
 	}

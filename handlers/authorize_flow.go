@@ -11,6 +11,8 @@ import (
 	"github.com/fhirkit/smart/internal/secret"
 	"github.com/fhirkit/smart/scope"
 	"github.com/fhirkit/smart/store"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // proceed takes an authorization to its next step: login, patient pick,
@@ -265,7 +267,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, f *pendingAut
 	})
 	if f.RedirectURI == oobRedirectURI {
 		s.renderPage(w, http.StatusOK, pageOOB, oobPage{
-			Page: NewPage("Your sign-in code", ""), ClientName: f.ClientName, Code: raw,
+			Page: page.New("Your sign-in code", ""), ClientName: f.ClientName, Code: raw,
 			ExpiresIn: humanDuration(s.cfg.CodeTTL),
 		})
 		return

@@ -9,11 +9,13 @@ import (
 
 	"github.com/fhirkit/smart/scope"
 	"github.com/fhirkit/smart/store"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // consentPage is the data of "consent".
 type consentPage struct {
-	Page
+	page.Page
 	ClientName  string
 	Action      string
 	Scopes      []consentScope
@@ -160,7 +162,7 @@ func (s *Server) rememberConsent(r *http.Request, u *User, clientID string, appr
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, f *pendingAuthorization, u *User, offered scope.Set) {
 	data := consentPage{
-		Page:       NewPage("Allow access?", s.csrfToken(r.Context())),
+		Page:       page.New("Allow access?", s.csrfToken(r.Context())),
 		ClientName: f.ClientName,
 		Action:     s.stepURL("authorize/consent", f.ID),
 		AppsURL:    s.AppsURL(),

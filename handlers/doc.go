@@ -43,8 +43,8 @@
 // of scs's SQL stores lets replicas share them), and everything else in
 // the Store. RequireLogin puts the same sign-in in front of a host's own
 // pages, such as an EHR screen that launches apps or package portal's
-// developer portal; Page, WritePage and CheckCSRF give those pages the
-// same headers and CSRF protection as the kit's.
+// developer portal; CSRFToken and CheckCSRF give their forms the same
+// CSRF protection as the kit's.
 //
 // The consent page lets the person untick any scope that is not needed
 // for the app to start, and share only some categories of a whole

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fhirkit/smart/store"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // TestPagesRefuseFraming: every page forbids framing, both ways
@@ -180,21 +182,22 @@ func TestDiscoveryAdvertisesThePersonSide(t *testing.T) {
 	}
 }
 
-// TestWritePageForAHostsOwnPage: a host's template that embeds Page gets
-// the kit's headers, its nonce in the CSP, and a failing template is a
-// clean 500 with the error returned.
-func TestWritePageForAHostsOwnPage(t *testing.T) {
+// TestPageOnTheDefaultLayout: a page of the kit's own outside handlers
+// (the portal's), on a clone of DefaultPages, gets the kit's headers, its
+// nonce in the CSP, and a failing template is a clean 500 with the error
+// returned.
+func TestPageOnTheDefaultLayout(t *testing.T) {
 	t.Parallel()
 	pages := template.Must(DefaultPages().New("mine").Parse(`{{template "head" .}}<h1>{{.Heading}}</h1>{{template "foot" .}}`))
 	template.Must(pages.New("broken").Parse(`{{.Missing.Field}}`))
 	type mine struct {
-		Page
+		page.Page
 		Heading string
 	}
-	data := mine{Page: NewPage("Mine", "tok"), Heading: `<script>alert(1)</script>`}
+	data := mine{Page: page.New("Mine", "tok"), Heading: `<script>alert(1)</script>`}
 
 	w := httptest.NewRecorder()
-	require.NoError(t, WritePage(w, pages, http.StatusCreated, "mine", data))
+	require.NoError(t, page.Write(w, pages, http.StatusCreated, "mine", data))
 	assert.Equal(t, http.StatusCreated, w.Code)
 	csp := w.Header().Get("Content-Security-Policy")
 	assert.Contains(t, csp, "style-src 'nonce-"+data.Nonce+"'")
@@ -206,7 +209,7 @@ func TestWritePageForAHostsOwnPage(t *testing.T) {
 	assert.Contains(t, w.Body.String(), "border-radius", "the shared style is in the page")
 
 	w = httptest.NewRecorder()
-	assert.Error(t, WritePage(w, pages, http.StatusOK, "broken", data))
+	assert.Error(t, page.Write(w, pages, http.StatusOK, "broken", data))
 	assert.Equal(t, http.StatusInternalServerError, w.Code)
 	assert.NotContains(t, w.Body.String(), "<h1>", "no half page")
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/fhirkit/smart/access"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // Picker bounds: the list shows at most pickerLimit patients, and a
@@ -20,7 +22,7 @@ const (
 
 // pickerPage is the data of "picker".
 type pickerPage struct {
-	Page
+	page.Page
 	ClientName string
 	Action     string
 	Flow       string
@@ -86,7 +88,7 @@ func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, f *pendingAu
 		list = list[:pickerLimit]
 	}
 	data := pickerPage{
-		Page:       NewPage("Choose a patient", s.csrfToken(r.Context())),
+		Page:       page.New("Choose a patient", s.csrfToken(r.Context())),
 		ClientName: f.ClientName,
 		Action:     s.endpoint("authorize/patient"),
 		Flow:       f.ID,

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/fhirkit/smart/access"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // User is the person at the browser, once an Authenticator has said who
@@ -131,7 +133,7 @@ type Login struct {
 // is incorrect."
 func (l *Login) ShowForm(w http.ResponseWriter, status int, message string) {
 	data := loginPage{
-		Page:       NewPage("Sign in", l.CSRFToken),
+		Page:       page.New("Sign in", l.CSRFToken),
 		ClientName: l.ClientName,
 		Action:     l.CallbackURL,
 		Message:    message,

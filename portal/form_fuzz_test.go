@@ -13,6 +13,8 @@ import (
 
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store/memory"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // fuzzServer is an authorization server for the fuzz targets, made once.
@@ -106,7 +108,7 @@ func FuzzBackendForm(f *testing.F) {
 func renderForFuzz(t *testing.T, pages *template.Template, name string, data any) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	if err := handlers.WritePage(w, pages, http.StatusOK, name, data); err != nil {
+	if err := page.Write(w, pages, http.StatusOK, name, data); err != nil {
 		t.Fatalf("render %s: %v", name, err)
 	}
 	return w.Body.String()

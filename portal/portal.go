@@ -13,6 +13,8 @@ import (
 
 	"github.com/fhirkit/smart/handlers"
 	"github.com/fhirkit/smart/store"
+
+	"github.com/fhirkit/smart/internal/page"
 )
 
 // Config configures a Portal. Server is required; every other field has a
@@ -171,7 +173,7 @@ func (p *Portal) Owner(u *handlers.User) string { return p.cfg.Owner(u) }
 // shell is what every portal page gets besides its own data: the
 // navigation, the signed-in user's apps, and a notice or problem to show.
 type shell struct {
-	handlers.Page
+	page.Page
 	Base        string
 	Section     string // the navigation entry this page is: overview, new-app, new-backend, accounts, token, app
 	Selected    string // the client id of the app shown, if any
@@ -192,7 +194,7 @@ type appLink struct {
 func (p *Portal) newShell(r *http.Request, title, section string) (shell, error) {
 	u := handlers.SignedInUser(r)
 	s := shell{
-		Page: handlers.NewPage(title, p.srv.CSRFToken(r)), Base: p.base, Section: section,
+		Page: page.New(title, p.srv.CSRFToken(r)), Base: p.base, Section: section,
 		HasAccounts: len(p.cfg.TestAccounts) > 0, LogoutURL: p.srv.LogoutURL(),
 	}
 	s.UserName = displayName(u)
@@ -208,7 +210,7 @@ func (p *Portal) newShell(r *http.Request, title, section string) (shell, error)
 
 // render answers a page; a template that fails is logged and a clean 500.
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	if err := handlers.WritePage(w, p.cfg.Pages, status, name, data); err != nil {
+	if err := page.Write(w, p.cfg.Pages, status, name, data); err != nil {
 		p.log.ErrorContext(r.Context(), "portal: render page", "page", name, "err", err)
 	}
 }
