@@ -85,6 +85,11 @@ type Config struct {
 	Timeout time.Duration
 	// Classify names the kind of a request's error; Classify when nil.
 	Classify func(error) string
+	// Stop, when not nil, ends the run early: once it is closed, workers
+	// start no new requests (those in flight are waited for and counted,
+	// as at the end of Duration). For a run whose end depends on events,
+	// with Duration as its bound.
+	Stop <-chan struct{}
 }
 
 // Report is what a run measured. Latencies cover every request, those
@@ -104,7 +109,7 @@ type Report struct {
 }
 
 // Run calls req from cfg.Concurrency workers, back to back, for
-// cfg.Duration, and reports what it measured. It returns an error for a
+// cfg.Duration or until cfg.Stop is closed, and reports what it measured. It returns an error for a
 // bad Config, or, together with the report so far, when ctx ends first.
 func Run(ctx context.Context, cfg Config, req Request) (*Report, error) {
 	if err := cfg.validate(); err != nil {
@@ -158,6 +163,11 @@ type worker struct {
 
 func (w *worker) run(ctx context.Context, cfg Config, stop time.Time, req Request) {
 	for ctx.Err() == nil {
+		select {
+		case <-cfg.Stop: // never ready when nil
+			return
+		default:
+		}
 		begin := time.Now()
 		if !begin.Before(stop) {
 			return

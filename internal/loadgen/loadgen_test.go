@@ -142,17 +142,44 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 	assert.Zero(t, report.ErrorCount(), "nor are they errors")
 }
 
+func TestRunEndsWhenStopIsClosed(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	var calls, inFlightAtStop atomic.Int64
+	report, err := Run(t.Context(), Config{Duration: 10 * time.Second, Concurrency: 3, Stop: stop},
+		func(ctx context.Context) error {
+			if calls.Add(1) == 20 {
+				close(stop)
+				time.Sleep(10 * time.Millisecond) // the others see stop closed
+				inFlightAtStop.Store(1)
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, inFlightAtStop.Load(), "the request in flight at the stop finished")
+	assert.Equal(t, calls.Load(), report.Requests, "and every request started was counted")
+	assert.GreaterOrEqual(t, report.Requests, int64(20))
+	assert.LessOrEqual(t, report.Requests, int64(22), "no worker started a request after the stop but those already on their way")
+}
+
 func TestRunClassifiesWithTheTestsOwnKinds(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
+	const n = maxKinds + 10 // enough kinds to overflow
+	stop := make(chan struct{})
 	report, err := Run(t.Context(), Config{
-		Duration: 30 * time.Millisecond,
+		Duration: time.Minute,
+		Stop:     stop,
 		Classify: func(err error) string { return err.Error() },
 	}, func(ctx context.Context) error {
-		return fmt.Errorf("kind %d", calls.Add(1)) // a new kind every time
+		k := calls.Add(1)
+		if k == n {
+			close(stop)
+		}
+		return fmt.Errorf("kind %d", k) // a new kind every time
 	})
 	require.NoError(t, err)
-	require.Greater(t, calls.Load(), int64(maxKinds), "enough kinds to overflow")
+	require.EqualValues(t, n, calls.Load(), "one worker: the stop is seen before the next call")
 	assert.Equal(t, int64(1), report.Errors["kind 1"])
 	assert.LessOrEqual(t, len(report.Errors), maxKinds+1, "kinds are bounded")
 	assert.Equal(t, calls.Load()-maxKinds, report.Errors[KindOther], "the rest are folded into other")
