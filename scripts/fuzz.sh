@@ -19,6 +19,15 @@
 #                printed at the end either way
 # FUZZ_LOGDIR    directory for the per-target logs, default a new temporary
 #                one (its name is printed first)
+# FUZZ_KEEP      if 1, copy each target's generated corpus (go's fuzz cache)
+#                into its testdata/fuzz/<Target>/ afterwards, so that the next
+#                run, on any machine, starts where this one stopped and CI
+#                replays what it found
+#
+# Where the kernel groups processes by session (autogroup), nice 19 only
+# ranks the fuzzers against this session's other processes; for idle-only
+# fuzzing beside other work start the script in its own session at idle
+# priority: setsid sh -c 'echo 19 >/proc/self/autogroup; exec chrt -i 0 scripts/fuzz.sh'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +65,18 @@ stats() {
 	}' "$1" | tr -d ,
 }
 
+# keep_corpus <package> <Target> copies the inputs go test -fuzz found
+# interesting (kept in the build cache) into the package's seed corpus.
+# Inputs over 64 KiB stay out: seeds are replayed by every go test.
+keep_corpus() {
+	local from dir
+	from=$(go env GOCACHE)/fuzz/$1/$2
+	dir=$(go list -f '{{.Dir}}' "$1")/testdata/fuzz/$2
+	[ -d "$from" ] || return 0
+	mkdir -p "$dir"
+	find "$from" -maxdepth 1 -type f -size -65k -exec cp -n {} "$dir"/ \;
+}
+
 # fuzz_one <package> <Target> <name> fuzzes one target into <name>.log and
 # leaves its summary row in <name>.row.
 fuzz_one() {
@@ -71,6 +92,9 @@ fuzz_one() {
 		fi
 	fi
 	read -r elapsed execs new corpus < <(stats "$name.log")
+	if [ "${FUZZ_KEEP:-}" = 1 ] && [ "$result" = ok ]; then
+		keep_corpus "$pkg" "$target"
+	fi
 	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${pkg#"$module"/}" "$target" \
 		"$elapsed" "$execs" "$new" "$corpus" "$result" >"$name.row"
 	printf '%s done: %s, %s execs, %s\n' "$target" "$elapsed" "$execs" "$result"
